@@ -1,0 +1,1 @@
+"""Probes run by `lbcheck`: one module per thing we look at."""

@@ -1,0 +1,1 @@
+"""lbcheck: health checks and notify hooks for keepalived + HAProxy pairs."""

@@ -1,0 +1,78 @@
+"""Structured logging for transitions and notify events (structlog).
+
+keepalived throws away script output, so logs go to syslog (journald picks it up), stderr,
+or a JSON-lines file. Importing this module imports structlog: the healthy check path never
+does.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import syslog
+from functools import partialmethod
+from typing import Any, TextIO
+
+import structlog
+
+from lbcheck.config import LogSection
+
+class _SyslogSink:
+    """Hands each rendered line to syslog(3); structlog calls the method named after the level."""
+
+    def __init__(self, ident: str) -> None:
+        syslog.openlog(ident, syslog.LOG_PID, syslog.LOG_DAEMON)
+
+    def _emit(self, priority: int, message: str) -> None:
+        syslog.syslog(priority, message)
+
+    debug = partialmethod(_emit, syslog.LOG_DEBUG)
+    info = msg = log = partialmethod(_emit, syslog.LOG_INFO)
+    warning = partialmethod(_emit, syslog.LOG_WARNING)
+    error = partialmethod(_emit, syslog.LOG_ERR)
+    critical = partialmethod(_emit, syslog.LOG_CRIT)
+
+
+class _LineSink:
+    """Appends one line per event and flushes it, so a crash loses nothing already logged."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def msg(self, message: str) -> None:
+        self._stream.write(message + "\n")
+        self._stream.flush()
+
+    log = debug = info = warning = error = critical = msg
+
+
+def _sink(target: str, ident: str) -> Any:
+    if target == "syslog":
+        return _SyslogSink(ident)
+    if target == "stderr":
+        return _LineSink(sys.stderr)
+    directory = os.path.dirname(target)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    return _LineSink(open(target, "a", encoding="utf-8"))  # noqa: SIM115 - lives as long as we do
+
+
+def get_logger(section: LogSection, ident: str) -> Any:
+    """A bound logger writing one JSON (or logfmt) line per event to ``section.target``."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer(sort_keys=False)
+        if section.format == "json"
+        else structlog.processors.LogfmtRenderer(key_order=["event", "level"])
+    )
+    sink = _sink(section.target, ident)
+    logger = structlog.wrap_logger(
+        sink,
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.BoundLogger,
+    )
+    return logger.bind(host=socket.gethostname(), program=ident)

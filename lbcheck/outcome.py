@@ -1,0 +1,79 @@
+"""Verdicts: what a probe found, and what the whole check concludes.
+
+States are ordered by how bad they are so that the worst one wins with ``max``. A definite
+failure (CRITICAL) outranks "could not tell" (UNKNOWN): if the process is gone we *know*
+the node is unhealthy, even when the stats socket could not be read either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class State(IntEnum):
+    OK = 0
+    WARN = 1
+    UNKNOWN = 2
+    CRITICAL = 3
+
+    @property
+    def exit_code(self) -> int:
+        """keepalived's view: 0 healthy (WARN too), 1 unhealthy, 3 could not tell."""
+        return _EXIT_CODES[self]
+
+    @property
+    def nagios_code(self) -> int:
+        """The monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN."""
+        return _NAGIOS_CODES[self]
+
+
+_EXIT_CODES = {State.OK: 0, State.WARN: 0, State.CRITICAL: 1, State.UNKNOWN: 3}
+_NAGIOS_CODES = {State.OK: 0, State.WARN: 1, State.CRITICAL: 2, State.UNKNOWN: 3}
+
+EXIT_USAGE = 2
+EXIT_UNKNOWN = 3
+
+
+class ProbeError(Exception):
+    """A probe could not produce data; carries the state that failure means and why."""
+
+    def __init__(self, state: State, reason: str) -> None:
+        super().__init__(reason)
+        self.state = state
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One probe's verdict. ``metrics`` become nagios perfdata and JSON fields."""
+
+    probe: str
+    state: State
+    reason: str
+    elapsed_ms: float = 0.0
+    metrics: tuple[tuple[str, float], ...] = ()
+    details: tuple[str, ...] = ()
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The whole check: every sample, in the order the probes ran."""
+
+    samples: tuple[Sample, ...]
+    elapsed_ms: float = 0.0
+    thresholds: tuple[str, ...] = field(default=())
+
+    @property
+    def state(self) -> State:
+        return max((s.state for s in self.samples), default=State.UNKNOWN)
+
+    @property
+    def reason(self) -> str:
+        """The first sample with the worst state explains the verdict."""
+        worst = self.state
+        for sample in self.samples:
+            if sample.state is worst:
+                return f"{sample.probe}: {sample.reason}"
+        return "no probe ran"

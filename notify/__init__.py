@@ -1,0 +1,1 @@
+"""`lbnotify`: what keepalived runs on a VRRP state change."""
