@@ -1,0 +1,1 @@
+"""A model of keepalived.conf: its grammar, parsed with line numbers kept."""
