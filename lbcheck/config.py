@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 DEFAULT_PATH = "/etc/lbcheck/lbcheck.toml"
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
@@ -27,37 +26,31 @@ class ConfigError(Exception):
     """The config file is unreadable, not TOML, or holds a key we do not know."""
 
 
-@dataclass(frozen=True)
-class HaproxySection:
+class HaproxySection(NamedTuple):
     socket: str = DEFAULT_SOCKET
     pidfile: str | None = None
     master_socket: str | None = None
 
 
-@dataclass(frozen=True)
-class KeepalivedSection:
+class KeepalivedSection(NamedTuple):
     config: str = "/etc/keepalived/keepalived.conf"
 
 
-@dataclass(frozen=True)
-class LogSection:
+class LogSection(NamedTuple):
     target: str = "syslog"  # syslog | stderr | /path/to/file.jsonl
     format: str = "json"  # json | logfmt
 
 
-@dataclass(frozen=True)
-class CheckSection:
+class CheckSection(NamedTuple):
     state_dir: str = "/run/lbcheck"
 
 
-@dataclass(frozen=True)
-class AnnounceSection:
+class AnnounceSection(NamedTuple):
     count: int = 3
     interval: float = 0.5
 
 
-@dataclass(frozen=True)
-class PageTarget:
+class PageTarget(NamedTuple):
     type: str
     url: str
     routing_key: str = ""  # PagerDuty
@@ -65,29 +58,26 @@ class PageTarget:
     headers: tuple[tuple[str, str], ...] = ()  # webhook
 
 
-@dataclass(frozen=True)
-class PageSection:
+class PageSection(NamedTuple):
     outbox: str = "/var/lib/lbcheck/outbox"
     budget: float = 0.5
     flap_window: float = 60.0
     targets: tuple[PageTarget, ...] = ()
 
 
-@dataclass(frozen=True)
-class NotifySection:
+class NotifySection(NamedTuple):
     state_dir: str = "/var/lib/lbcheck/state"
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     path: str | None = None
-    haproxy: HaproxySection = field(default_factory=HaproxySection)
-    keepalived: KeepalivedSection = field(default_factory=KeepalivedSection)
-    log: LogSection = field(default_factory=LogSection)
-    check: CheckSection = field(default_factory=CheckSection)
-    announce: AnnounceSection = field(default_factory=AnnounceSection)
-    page: PageSection = field(default_factory=PageSection)
-    notify: NotifySection = field(default_factory=NotifySection)
+    haproxy: HaproxySection = HaproxySection()
+    keepalived: KeepalivedSection = KeepalivedSection()
+    log: LogSection = LogSection()
+    check: CheckSection = CheckSection()
+    announce: AnnounceSection = AnnounceSection()
+    page: PageSection = PageSection()
+    notify: NotifySection = NotifySection()
 
     @property
     def holds_secrets(self) -> bool:
@@ -164,10 +154,10 @@ def _section(cls: type, raw: dict[str, Any], name: str, where: str, **extra: Any
     table = raw.get(name, {})
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: [{name}] must be a table")
-    known = [f for f in cls.__dataclass_fields__ if f not in extra]
+    known = [f for f in cls._fields if f not in extra]
     _only(table, f"{where} [{name}]", *known)
     for key, value in table.items():
-        default = cls.__dataclass_fields__[key].default
+        default = cls._field_defaults.get(key)
         if isinstance(default, (int, float)) and not isinstance(value, (int, float)):
             raise ConfigError(f"{where} [{name}] {key}: expected a number, got {value!r}")
         if isinstance(default, str) and not isinstance(value, str):

@@ -1,0 +1,139 @@
+"""Backend health from `show stat`: how many servers can take traffic, per backend.
+
+We count servers, not the backend row, because the on-call needs "2 of 3 UP", and because
+a backup server only matters once every active server is gone (that is when HAProxy uses it).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from typing import NamedTuple
+
+from lbcheck.outcome import ProbeError, Sample, State
+
+_LIMIT = re.compile(r"^(?P<name>[^:]+)(?::(?P<value>\d+)(?P<pct>%)?)?$")
+
+
+class LimitError(ValueError):
+    """A --backend option that does not read NAME, NAME:MIN or NAME:PCT%."""
+
+
+class Limit(NamedTuple):
+    backend: str
+    minimum: int = 1
+    percent: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.backend} ≥ {self.minimum}{'%' if self.percent else ''} UP"
+
+
+def parse_limit(text: str) -> Limit:
+    match = _LIMIT.match(text.strip())
+    if not match:
+        raise LimitError(f"--backend {text!r}: expected NAME, NAME:MIN or NAME:PCT%")
+    value = int(match["value"]) if match["value"] else 1
+    if match["pct"] and not 0 <= value <= 100:
+        raise LimitError(f"--backend {text!r}: a percentage must be 0..100")
+    return Limit(match["name"], value, bool(match["pct"]))
+
+
+class Server(NamedTuple):
+    name: str
+    status: str
+    backup: bool
+
+    @property
+    def serving(self) -> bool:
+        """"UP 1/3" is going down but still up; "no check" is trusted; NOLB/DRAIN/MAINT are not."""
+        return self.status.startswith("UP") or self.status == "no check"
+
+
+class Backend(NamedTuple):
+    name: str
+    servers: tuple[Server, ...]
+
+    @property
+    def active(self) -> tuple[Server, ...]:
+        return tuple(s for s in self.servers if not s.backup)
+
+    @property
+    def backups(self) -> tuple[Server, ...]:
+        return tuple(s for s in self.servers if s.backup)
+
+
+def parse_stat(reply: str) -> dict[str, Backend]:
+    """`show stat` CSV → backends by name, columns found by header name, not position."""
+    if not reply.startswith("# "):
+        raise ProbeError(State.UNKNOWN, f"not a `show stat` CSV reply: {reply[:60]!r}")
+    if not reply.endswith("\n\n"):
+        raise ProbeError(State.UNKNOWN, "`show stat` reply was cut short (no terminating "
+                         "empty line)")
+    rows = csv.reader(reply[2:].splitlines())
+    header = next(rows)
+    try:
+        cols = {k: header.index(k) for k in ("pxname", "svname", "status", "bck", "type")}
+    except ValueError as exc:
+        raise ProbeError(State.UNKNOWN, f"`show stat` header lacks a column: {exc}") from None
+    width = max(cols.values())
+    servers: dict[str, list[Server]] = {}
+    for row in rows:
+        if not row:
+            continue
+        if len(row) <= width:
+            raise ProbeError(State.UNKNOWN, f"`show stat` row has {len(row)} fields, expected "
+                             f"more than {width}: {','.join(row)[:60]!r}")
+        kind = row[cols["type"]]
+        if kind == "1":
+            servers.setdefault(row[cols["pxname"]], [])
+        elif kind == "2":
+            servers.setdefault(row[cols["pxname"]], []).append(
+                Server(row[cols["svname"]], row[cols["status"]], row[cols["bck"]] == "1")
+            )
+    return {name: Backend(name, tuple(found)) for name, found in servers.items()}
+
+
+def judge_backends(backends: dict[str, Backend], limits: list[Limit]) -> Sample:
+    """Each limited backend (default: every backend with servers) must have enough UP.
+
+    A backend named on the command line but unknown to haproxy means the check and the
+    config disagree: we cannot tell, so UNKNOWN — unless another backend is short (CRITICAL).
+    """
+    if not limits:
+        limits = [Limit(name) for name, be in backends.items() if be.servers]
+        if not limits:
+            return Sample("backends", State.OK, "no backend has servers to check")
+    short: list[str] = []
+    missing: list[str] = []
+    details: list[str] = []
+    metrics: list[tuple[str, float]] = []
+    for limit in limits:
+        backend = backends.get(limit.backend)
+        if backend is None:
+            missing.append(f"backend {limit.backend} not found in haproxy")
+            continue
+        usable, total, note = _usable(backend)
+        metrics.append((f"{backend.name}_up", float(usable)))
+        need = -(-limit.minimum * total // 100) if limit.percent else limit.minimum
+        line = f"{backend.name}: {usable}/{total} UP"
+        details.append(f"{line} (need {need}){note}{_down_list(backend)}")
+        if usable < need:
+            short.append(f"{line}, need {need}{note}")
+    state = State.CRITICAL if short else State.UNKNOWN if missing else State.OK
+    summary = "; ".join(short + missing) or ", ".join(d.split(" (need")[0] for d in details)
+    return Sample("backends", state, summary, metrics=tuple(metrics), details=tuple(details))
+
+
+def _usable(backend: Backend) -> tuple[int, int, str]:
+    """Active servers count; backups only once no active server is left, as HAProxy does."""
+    active_up = sum(s.serving for s in backend.active)
+    total = len(backend.active) or len(backend.backups)
+    if active_up or not backend.backups:
+        return active_up, total, ""
+    backup_up = sum(s.serving for s in backend.backups)
+    return backup_up, total, f" (no active server left: counting {backup_up} backup(s))"
+
+
+def _down_list(backend: Backend) -> str:
+    down = [f"{s.name} {s.status}" for s in backend.servers if not s.serving]
+    return f"; not serving: {', '.join(down)}" if down else ""

@@ -1,0 +1,92 @@
+"""Talk to HAProxy's stats socket (or master CLI): one command per connection, bounded.
+
+A socket that accepts but never answers is the signature of a hung haproxy (the kernel
+completes the connection; nobody reads it). Every failure becomes a :class:`ProbeError`
+whose reason says exactly what happened, because this text is what the on-call reads.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+from lbcheck.deadline import Deadline, DeadlineExceeded
+from lbcheck.outcome import ProbeError, State
+
+MAX_REPLY = 16 * 1024 * 1024  # `show stat` of a very large config; anything bigger is garbage
+
+
+def query(path: str, command: str, deadline: Deadline, what: str = "stats socket") -> str:
+    """Send ``command`` and return the full reply (HAProxy closes after answering)."""
+    sock = _connect(path, deadline, what)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        try:
+            sock.settimeout(deadline.timeout())
+            sock.sendall(command.encode() + b"\n")
+            while True:
+                sock.settimeout(deadline.timeout())
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_REPLY:
+                    raise ProbeError(State.UNKNOWN, f"{what} {path}: reply to {command!r} "
+                                     f"exceeds {MAX_REPLY} bytes")
+        except (TimeoutError, DeadlineExceeded):
+            raise ProbeError(
+                State.CRITICAL,
+                f"{what} {path} accepted the connection but "
+                f"{f'sent only {size} bytes' if size else 'did not answer'} "
+                f"to {command!r} within {deadline.seconds:g} s: haproxy is hung or overloaded",
+            ) from None
+        except ConnectionResetError:
+            raise ProbeError(State.CRITICAL, f"{what} {path}: connection reset during "
+                             f"{command!r}") from None
+        except OSError as exc:
+            raise ProbeError(State.UNKNOWN, f"{what} {path}: {exc.strerror or exc} "
+                             f"during {command!r}") from None
+    finally:
+        sock.close()
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def _connect(path: str, deadline: Deadline, what: str) -> socket.socket:
+    family, address = _address(path)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(deadline.timeout())
+        sock.connect(address)
+    except FileNotFoundError:
+        sock.close()
+        raise ProbeError(State.UNKNOWN, f"{what} {path} does not exist (is haproxy running "
+                         f"with `stats socket {path}` in its global section?)") from None
+    except PermissionError:
+        sock.close()
+        raise ProbeError(State.UNKNOWN, f"permission denied connecting to {what} {path} "
+                         "(run as root or a member of the socket's group)") from None
+    except ConnectionRefusedError:
+        sock.close()
+        raise ProbeError(State.CRITICAL, f"{what} {path} refused the connection: "
+                         "nothing is listening (haproxy dead, socket file stale)") from None
+    except (TimeoutError, DeadlineExceeded):
+        sock.close()
+        raise ProbeError(State.CRITICAL, f"connecting to {what} {path} timed out after "
+                         f"{deadline.seconds:g} s (listen backlog full: haproxy hung?)") from None
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+        raise ProbeError(State.UNKNOWN, f"cannot connect to {what} {path}: {reason}") from None
+    return sock
+
+
+def _address(path: str) -> tuple[socket.AddressFamily, str | tuple[str, int]]:
+    """A filesystem path, or ``ipv4@HOST:PORT`` / ``HOST:PORT`` as HAProxy spells TCP sockets."""
+    spec = path.removeprefix("ipv4@").removeprefix("tcp@").removeprefix("unix@")
+    if "/" not in spec and spec.count(":") == 1:
+        host, _, port = spec.partition(":")
+        if port.isdigit():
+            return socket.AF_INET, (host or "127.0.0.1", int(port))
+    return socket.AF_UNIX, spec

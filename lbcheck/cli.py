@@ -1,0 +1,229 @@
+"""`lbcheck`: the checks keepalived runs as a vrrp_script, and the debugging view for humans.
+
+Commands stay thin: they say which probes to run and hand over to :func:`_finish`, the one
+place that turns samples into an Outcome, shows it and picks the exit code. Only stdlib and
+click are imported on the check path; anything heavier is imported inside the command or
+probe that needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import click
+
+from lbcheck.config import Config, ConfigError, load
+from lbcheck.deadline import Deadline, DeadlineExceeded
+from lbcheck.outcome import EXIT_UNKNOWN, EXIT_USAGE, Outcome, Sample, State
+
+Run = Callable[[Deadline], list[Sample]]
+
+
+class Options(NamedTuple):
+    verbose: int
+    as_json: bool
+    nagios: bool
+    deadline: float
+    config: Config
+    state_dir: str
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="Print a table of probes (-vv: all details).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--nagios", is_flag=True, help="Monitoring-plugin output and exit codes 0/1/2/3.")
+@click.option("--deadline", type=click.FloatRange(0.01, 60), default=0.8, show_default=True,
+              help="Seconds the whole check may take; keep it below keepalived's timeout.")
+@click.option("--config", "config_path", metavar="PATH",
+              help="TOML config (default $LBCHECK_CONFIG or /etc/lbcheck/lbcheck.toml).")
+@click.option("--state-dir", metavar="DIR", envvar="LBCHECK_STATE_DIR",
+              help="Where the last verdict is kept, to log transitions only [/run/lbcheck].")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, as_json: bool, nagios: bool, deadline: float,
+        config_path: str | None, state_dir: str | None) -> None:
+    """Health checks for keepalived + HAProxy.
+
+    Exit codes: 0 healthy (WARN too), 1 unhealthy, 2 usage error, 3 could not tell.
+    """
+    if as_json and nagios:
+        raise click.UsageError("--json and --nagios are mutually exclusive")
+    config = load(config_path)
+    ctx.obj = Options(verbose, as_json, nagios, deadline, config,
+                      state_dir or config.check.state_dir)
+
+
+def _socket_option(fn: Callable[..., object]) -> Callable[..., object]:
+    return click.option("--socket", "socket_path", metavar="PATH",
+                        help="HAProxy stats socket [config, else /run/haproxy/admin.sock].")(fn)
+
+
+def _backend_option(fn: Callable[..., object]) -> Callable[..., object]:
+    return click.option("--backend", "limits", multiple=True, metavar="NAME[:MIN|:PCT%]",
+                        callback=_parse_limits,
+                        help="Minimum UP servers (repeatable; default: every backend ≥ 1).")(fn)
+
+
+def _parse_limits(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple:
+    from lbcheck.checks.backends import LimitError, parse_limit
+
+    try:
+        return tuple(parse_limit(v) for v in values)
+    except LimitError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command()
+@_socket_option
+@click.option("--master-socket", metavar="PATH", help="Master CLI (haproxy -S) to ask for workers.")
+@click.option("--pidfile", metavar="PATH", help="HAProxy pidfile [/run/haproxy.pid if present].")
+@_backend_option
+@click.pass_obj
+def haproxy(opts: Options, socket_path: str | None, master_socket: str | None,
+            pidfile: str | None, limits: tuple) -> int:
+    """Process + stats socket (+ master CLI) (+ backends): what keepalived should run."""
+    from lbcheck.checks.haproxy import HaproxyTarget, run
+
+    section = opts.config.haproxy
+    target = HaproxyTarget(
+        socket=socket_path or section.socket,
+        pidfile=pidfile or section.pidfile,
+        master_socket=master_socket or section.master_socket,
+        limits=limits,
+        check_backends=bool(limits),
+    )
+    return _finish(opts, "haproxy", target, lambda deadline: run(target, deadline),
+                   target.thresholds())
+
+
+@cli.command()
+@click.argument("name", default="haproxy")
+@click.option("--pidfile", metavar="PATH", help="Judge the pids in this file instead of by name.")
+@click.pass_obj
+def process(opts: Options, name: str, pidfile: str | None) -> int:
+    """Is the process running (zombies, stopped and worker-less masters are not)?"""
+    from lbcheck.checks.haproxy import process_sample
+
+    return _finish(opts, "process", (name, pidfile), lambda d: [process_sample(pidfile, name)])
+
+
+@cli.command(name="socket")
+@_socket_option
+@click.pass_obj
+def socket_command(opts: Options, socket_path: str | None) -> int:
+    """Does the stats socket answer `show info`, from a process that is not stopping?"""
+    from lbcheck.checks.haproxy import socket_sample
+
+    path = socket_path or opts.config.haproxy.socket
+    return _finish(opts, "socket", path, lambda d: [socket_sample(path, d)])
+
+
+@cli.command()
+@_socket_option
+@_backend_option
+@click.pass_obj
+def backends(opts: Options, socket_path: str | None, limits: tuple) -> int:
+    """Enough UP servers in each backend (`show stat`)?"""
+    from lbcheck.checks.haproxy import backends_sample
+
+    path = socket_path or opts.config.haproxy.socket
+    return _finish(opts, "backends", (path, limits),
+                   lambda d: [backends_sample(path, list(limits), d)],
+                   (f"backends: {', '.join(map(str, limits)) or 'every backend ≥ 1 UP'}",))
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--status", type=click.IntRange(100, 599), help="Exact status wanted [any < 400].")
+@click.option("--contains", metavar="TEXT", help="Text the body must contain.")
+@click.pass_obj
+def http(opts: Options, url: str, status: int | None, contains: str | None) -> int:
+    """GET URL and judge the status (and body)."""
+    from lbcheck.checks import http as http_probe
+    from lbcheck.probe import timed
+
+    if not url.startswith(("http://", "https://")):
+        raise click.BadParameter(f"{url!r} is not an http:// or https:// URL", param_hint="URL")
+    return _finish(opts, "http", (url, status, contains),
+                   lambda d: [timed("http", lambda: http_probe.probe(url, d, status, contains))])
+
+
+@cli.command()
+@click.argument("target", metavar="HOST:PORT")
+@click.pass_obj
+def tcp(opts: Options, target: str) -> int:
+    """Complete a TCP handshake with HOST:PORT."""
+    from lbcheck.checks import tcp as tcp_probe
+    from lbcheck.probe import timed
+
+    try:
+        tcp_probe.parse_target(target)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="HOST:PORT") from None
+    return _finish(opts, "tcp", target,
+                   lambda d: [timed("tcp", lambda: tcp_probe.probe(target, d))])
+
+
+def _finish(opts: Options, command: str, params: object, run: Run,
+            thresholds: tuple[str, ...] = ()) -> int:
+    """Run the probes under one deadline, show the outcome, remember it, pick the exit code."""
+    deadline = Deadline(opts.deadline)
+    started = time.perf_counter()
+    try:
+        with deadline.guard():
+            samples = run(deadline)
+    except DeadlineExceeded as exc:
+        samples = [Sample(command, State.UNKNOWN, str(exc))]
+    outcome = Outcome(tuple(samples), (time.perf_counter() - started) * 1000, thresholds)
+
+    from lbcheck.transitions import record, state_key
+
+    problem = record(outcome, state_key(command, params), opts.state_dir, opts.config.log)
+    if opts.as_json:
+        from lbcheck.render import as_json
+
+        click.echo(as_json(outcome, command, opts.deadline))
+    elif opts.nagios:
+        from lbcheck.render import nagios
+
+        click.echo(nagios(outcome, command))
+        return outcome.state.nagios_code
+    elif opts.verbose:
+        from lbcheck.render import verbose
+
+        click.echo(verbose(outcome, command, opts.deadline, opts.verbose))
+        if problem:
+            click.echo(f"  note: transitions not logged: {problem}")
+    return outcome.state.exit_code
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """keepalived's timeout sends SIGTERM: stop at once, with 'could not tell'."""
+    os._exit(EXIT_UNKNOWN)
+
+
+def main(argv: list[str] | None = None, prog_name: str = "lbcheck") -> None:
+    """Entry point: every error becomes one line and a documented exit code."""
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        code = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else prog_name
+        click.echo(f"{where}: error: {exc.format_message()} (see `{where} --help`)", err=True)
+        code = EXIT_USAGE
+    except ConfigError as exc:
+        click.echo(f"{prog_name}: config error: {exc}", err=True)
+        code = EXIT_USAGE
+    except click.Abort:
+        code = EXIT_UNKNOWN
+    except click.ClickException as exc:
+        click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
+        code = exc.exit_code
+    except Exception as exc:  # the one catch-all: a bug must still be one line, exit 3
+        click.echo(f"{prog_name}: internal error: {type(exc).__name__}: {exc}", err=True)
+        code = EXIT_UNKNOWN
+    sys.exit(code if isinstance(code, int) else 0)
