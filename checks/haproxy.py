@@ -11,6 +11,7 @@ import os
 from typing import NamedTuple
 
 from lbcheck.checks import backends, info, master_cli, process, stats_socket
+
 from lbcheck.config import DEFAULT_PIDFILE
 from lbcheck.deadline import Deadline
 from lbcheck.outcome import Sample, State

@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None, prog_name: str = "lbcheck") -> None:
     except click.ClickException as exc:
         click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
         code = exc.exit_code
-    except Exception as exc:  # the one catch-all: a bug must still be one line, exit 3
+    except Exception as exc:  # noqa: BLE001 - the one catch-all: a bug is one line, exit 3
         click.echo(f"{prog_name}: internal error: {type(exc).__name__}: {exc}", err=True)
         code = EXIT_UNKNOWN
     sys.exit(code if isinstance(code, int) else 0)

@@ -18,7 +18,7 @@ class DeadlineExceeded(Exception):
 
 
 class Deadline:
-    __slots__ = ("seconds", "expires")
+    __slots__ = ("expires", "seconds")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds

@@ -18,6 +18,7 @@ import structlog
 
 from lbcheck.config import LogSection
 
+
 class _SyslogSink:
     """Hands each rendered line to syslog(3); structlog calls the method named after the level."""
 
@@ -55,7 +56,7 @@ def _sink(target: str, ident: str) -> Any:
     directory = os.path.dirname(target)
     if directory:
         os.makedirs(directory, exist_ok=True)
-    return _LineSink(open(target, "a", encoding="utf-8"))  # noqa: SIM115 - lives as long as we do
+    return _LineSink(open(target, "a", encoding="utf-8"))
 
 
 def get_logger(section: LogSection, ident: str) -> Any:
