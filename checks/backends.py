@@ -105,6 +105,7 @@ def judge_backends(backends: dict[str, Backend], limits: list[Limit]) -> Sample:
             return Sample("backends", State.OK, "no backend has servers to check")
     short: list[str] = []
     missing: list[str] = []
+    fine: list[str] = []
     details: list[str] = []
     metrics: list[tuple[str, float]] = []
     for limit in limits:
@@ -117,10 +118,9 @@ def judge_backends(backends: dict[str, Backend], limits: list[Limit]) -> Sample:
         need = -(-limit.minimum * total // 100) if limit.percent else limit.minimum
         line = f"{backend.name}: {usable}/{total} UP"
         details.append(f"{line} (need {need}){note}{_down_list(backend)}")
-        if usable < need:
-            short.append(f"{line}, need {need}{note}")
+        (short if usable < need else fine).append(f"{line}, need {need}{note}")
     state = State.CRITICAL if short else State.UNKNOWN if missing else State.OK
-    summary = "; ".join(short + missing) or ", ".join(d.split(" (need")[0] for d in details)
+    summary = "; ".join(short + missing) or "; ".join(fine)
     return Sample("backends", state, summary, metrics=tuple(metrics), details=tuple(details))
 
 

@@ -46,7 +46,7 @@ class CheckSection(NamedTuple):
 
 
 class AnnounceSection(NamedTuple):
-    count: int = 3
+    count: int = 3  # type: ignore[assignment]  # shadows tuple.count; the key is DESIGN's
     interval: float = 0.5
 
 
