@@ -1,0 +1,508 @@
+"""The durable outbox: every page is on disk before we try to send it, and stays until sent.
+
+Why a directory of files and not a database: many short-lived ``lbnotify`` processes (one
+per keepalived notification, 50 at once in a failover storm) plus the FIFO reader must be
+able to enqueue at the same time without a server, and an operator must be able to see,
+read and remove what is stuck with ``ls`` and ``cat``.
+
+- **Enqueue** writes one file per page per target: temp file + fsync + rename + fsync of the
+  directory, so a crash leaves either the whole page or a hidden temp file (quarantined
+  later), never half a page. Names sort in enqueue order: a sequence number that never goes
+  backwards even when the clock does, then pid and a counter so names are unique.
+- **Flush** sends what is due within a time budget, so keepalived's hook returns fast when
+  the pager is down. One ``flock`` makes sure two flushers never send the same item at once;
+  a flusher that cannot get it returns, the holder re-lists after letting go so nothing
+  enqueued meanwhile waits for the next event. An item is never sent while an older item of
+  the same instance and target waits (per-instance order). Failures back off exponentially
+  (the next attempt time lives in the item), 429/503 ``Retry-After`` is honoured, permanent
+  4xx rejections go to ``dead/`` and anything unreadable to ``corrupt/``, each with a log
+  line. Delivery is at-least-once; the dedup keys make repeats harmless upstream.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import itertools
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lbcheck.config import PageSection, PageTarget
+from lbcheck.notify import providers
+from lbcheck.notify.page import Page
+
+ITEM_NAME = re.compile(r"^(\d{20})-(\d+)-(\d+)\.([a-z]+-[0-9a-f]{12})\.json$")
+TEMP_PREFIX = ".tmp-"
+# A temp file younger than this may belong to an enqueuer still writing it.
+TEMP_GRACE = 60.0
+DEAD, CORRUPT = "dead", "corrupt"
+LOCK_FILE, SEQ_FILE, STATS_FILE = ".flush.lock", ".seq", ".stats.json"
+MAX_ROUNDS = 8  # re-lists after releasing the lock; each round is also bounded by the budget
+MIN_ATTEMPT_TIME = 0.01  # less budget than this left: do not start another request
+SEQ_LOCK_WAIT = 0.2
+_counter = itertools.count()
+
+
+class OutboxError(Exception):
+    """The outbox directory cannot be written (permissions, disk full)."""
+
+
+@dataclass
+class FlushReport:
+    """What one flush did; ``busy`` means another flusher held the lock."""
+
+    sent: int = 0
+    failed: int = 0  # attempts that failed and will be retried
+    dead: int = 0
+    quarantined: int = 0
+    waiting: int = 0  # items still in the outbox afterwards
+    busy: bool = False
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    """Gauges and counters for the watcher's metrics."""
+
+    depth: int
+    dead: int
+    quarantined: int
+    oldest_age: float | None  # seconds the oldest waiting item has waited
+    sent_total: int = 0
+    failures_total: int = 0
+    dead_total: int = 0
+    quarantined_total: int = 0
+
+
+@dataclass
+class _Flush:
+    """State shared by the rounds of one flush."""
+
+    deadline: float
+    report: FlushReport
+    seen: set[str] = field(default_factory=set)
+    broken: set[str] = field(default_factory=set)  # targets that failed during this flush
+    session: Any = None
+
+
+class _NullLog:
+    def _drop(self, event: str, **fields: Any) -> None:
+        return None
+
+    debug = info = warning = error = _drop
+
+
+def target_id(target: PageTarget) -> str:
+    """Names a target by type + URL, so keys can rotate without orphaning waiting items."""
+    digest = hashlib.sha256(f"{target.type}|{target.url}".encode()).hexdigest()[:12]
+    return f"{target.type}-{digest}"
+
+
+class Outbox:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        targets: Sequence[PageTarget],
+        log: Any = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        retry_after_cap: float = 3600.0,
+    ) -> None:
+        self.directory = Path(directory)
+        self.targets: Mapping[str, PageTarget] = {target_id(t): t for t in targets}
+        self.log = log if log is not None else _NullLog()
+        self.clock = clock  # wall clock: next-attempt times outlive the process
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.retry_after_cap = retry_after_cap
+
+    @classmethod
+    def from_section(cls, section: PageSection, log: Any = None) -> Outbox:
+        return cls(section.outbox, section.targets, log)
+
+    # -- enqueue -------------------------------------------------------------------------
+
+    def enqueue(self, page: Page) -> list[Path]:
+        """Write ``page`` once per target; when this returns, the page survives a crash."""
+        self._ensure_dirs()
+        paths = []
+        for tid in self.targets:
+            name = f"{self._next_seq():020d}-{os.getpid()}-{next(_counter)}.{tid}.json"
+            record = {
+                "version": 1,
+                "target": tid,
+                "page": page.to_dict(),
+                "enqueued": self.clock(),
+                "attempts": 0,
+                "next_attempt": 0.0,
+                "last_error": "",
+            }
+            path = self.directory / name
+            try:
+                write_atomic(path, _dump(record), durable=True)
+            except OSError as exc:
+                raise OutboxError(
+                    f"cannot write page to {self.directory}: {exc.strerror}"
+                ) from None
+            self.log.info("page queued", item=name, dedup_key=page.dedup_key, action=page.action)
+            paths.append(path)
+        return paths
+
+    def deliver(self, pages: Iterable[Page], budget: float) -> FlushReport:
+        """Enqueue then flush, all inside ``budget`` seconds (what a notify hook calls)."""
+        start = time.monotonic()
+        for page in pages:
+            self.enqueue(page)
+        report = self.flush(budget - (time.monotonic() - start))
+        report.elapsed = time.monotonic() - start
+        return report
+
+    # -- flush ---------------------------------------------------------------------------
+
+    def flush(self, budget: float) -> FlushReport:
+        """Send what is due until done or ``budget`` seconds have passed.
+
+        Raises :class:`OutboxError` only when the outbox itself is unusable; a pager that is
+        down, slow or rejecting is reported in the :class:`FlushReport`, never raised.
+        """
+        start = time.monotonic()
+        run = _Flush(deadline=start + budget, report=FlushReport())
+        if not self.targets or not self.directory.is_dir():
+            # No targets is paging switched off (for now): waiting pages stay, not buried.
+            run.report.waiting = len(self._item_names())
+            return run.report
+        try:
+            for _ in range(MAX_ROUNDS):
+                with self._flush_lock() as locked:
+                    if not locked:
+                        run.report.busy = True
+                        break
+                    self._round(run)
+                # Anyone who enqueued while we held the lock and then failed to take it relies
+                # on us to see their item now.
+                if time.monotonic() >= run.deadline or not set(self._item_names()) - run.seen:
+                    break
+        finally:
+            if run.session is not None:
+                run.session.close()
+        run.report.waiting = len(self._item_names())
+        run.report.elapsed = time.monotonic() - start
+        return run.report
+
+    def _round(self, run: _Flush) -> None:
+        before = (run.report.sent, run.report.failed, run.report.dead, run.report.quarantined)
+        blocked: set[tuple[str, str]] = set()
+        for name in self._scan(run):
+            run.seen.add(name)
+            loaded = self._load(name, run)
+            if loaded is None:
+                continue
+            record, page = loaded
+            tid = record["target"]
+            lane = (page.instance_key, tid)
+            if lane in blocked:
+                continue
+            target = self.targets.get(tid)
+            if target is None:
+                self._bury(name, record, None, "target no longer configured", run)
+                continue
+            if record["next_attempt"] > self.clock() or tid in run.broken:
+                blocked.add(lane)
+                continue
+            delivery = self._attempt(page, target, run)
+            if delivery is None:
+                break  # out of time
+            if delivery.outcome == providers.SENT:
+                self._unlink(name)
+                run.report.sent += 1
+                self.log.info(
+                    "page sent",
+                    item=name,
+                    target=tid,
+                    status=delivery.status,
+                    dedup_key=page.dedup_key,
+                    attempts=record["attempts"] + 1,
+                )
+            elif delivery.outcome == providers.DEAD:
+                self._bury(name, record, delivery.status, delivery.detail, run)
+            else:
+                self._postpone(name, record, delivery, run)
+                blocked.add(lane)
+                run.broken.add(tid)
+        self._count(run, before)
+
+    def _attempt(self, page: Page, target: PageTarget, run: _Flush) -> providers.Delivery | None:
+        """One send with what is left of the budget; None when too little is left to try."""
+        try:
+            request = providers.render(page, target)
+        except ValueError as exc:
+            return providers.Delivery(providers.DEAD, detail=str(exc))
+        if run.session is None:
+            import requests  # ~0.1 s, so it counts against the budget before the timeout
+
+            run.session = requests.Session()
+        timeout = run.deadline - time.monotonic()
+        if timeout < MIN_ATTEMPT_TIME:
+            return None
+        return providers.send(request, timeout, run.session)
+
+    def _postpone(
+        self, name: str, record: dict[str, Any], delivery: providers.Delivery, run: _Flush
+    ) -> None:
+        attempts = record["attempts"] + 1
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempts - 1))
+        if delivery.retry_after is not None:
+            delay = min(self.retry_after_cap, max(delay, delivery.retry_after))
+        error = f"{delivery.status or 'no answer'}: {delivery.detail}"[:300]
+        record.update(attempts=attempts, next_attempt=self.clock() + delay, last_error=error)
+        with suppress(OSError):  # not rewritten: it is retried sooner, nothing is lost
+            write_atomic(self.directory / name, _dump(record), durable=False)
+        run.report.failed += 1
+        self.log.warning(
+            "page delivery failed, will retry",
+            item=name,
+            target=record["target"],
+            status=delivery.status,
+            detail=delivery.detail,
+            attempts=attempts,
+            retry_in=round(delay, 3),
+        )
+
+    def _bury(
+        self, name: str, record: dict[str, Any], status: int | None, reason: str, run: _Flush
+    ) -> None:
+        """A rejection that will not change: keep it for a human, out of the queue's way."""
+        record.update(dead_status=status, dead_reason=reason[:300], dead_at=self.clock())
+        dead = self.directory / DEAD / name
+        try:
+            dead.parent.mkdir(mode=0o700, exist_ok=True)
+            write_atomic(dead, _dump(record), durable=True)
+        except OSError as exc:
+            self.log.error("cannot move page to dead letters", item=name, error=exc.strerror)
+            return
+        self._unlink(name)
+        run.report.dead += 1
+        self.log.error(
+            "page rejected, moved to dead letters",
+            item=name,
+            target=record.get("target"),
+            status=status,
+            reason=reason[:300],
+            path=str(dead),
+        )
+
+    # -- files ---------------------------------------------------------------------------
+
+    def _scan(self, run: _Flush) -> list[str]:
+        """Item names in enqueue order; anything else that does not belong is quarantined."""
+        names = []
+        now = time.time()
+        try:
+            entries = list(os.scandir(self.directory))
+        except OSError:
+            return []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                continue
+            if entry.name.startswith(TEMP_PREFIX):
+                with suppress(OSError):
+                    if now - entry.stat(follow_symlinks=False).st_mtime > TEMP_GRACE:
+                        self._quarantine(entry.name, "leftover temp file", run)
+            elif entry.name.startswith("."):
+                continue  # our lock, sequence and stats files
+            elif ITEM_NAME.match(entry.name):
+                names.append(entry.name)
+            else:
+                self._quarantine(entry.name, "not an outbox item", run)
+        return sorted(names)
+
+    def _load(self, name: str, run: _Flush) -> tuple[dict[str, Any], Page] | None:
+        try:
+            raw = (self.directory / name).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self.log.error("cannot read outbox item", item=name, error=exc.strerror)
+            return None
+        try:
+            record = json.loads(raw)
+            if not isinstance(record, dict):
+                raise TypeError("not a JSON object")
+            page = Page.from_dict(record["page"])
+            record["attempts"] = int(record["attempts"])
+            record["next_attempt"] = float(record["next_attempt"])
+            if not isinstance(record["target"], str):
+                raise TypeError("target is not a string")
+        except (ValueError, KeyError, TypeError) as exc:
+            self._quarantine(name, f"unreadable item: {type(exc).__name__}: {exc}", run)
+            return None
+        return record, page
+
+    def _quarantine(self, name: str, reason: str, run: _Flush) -> None:
+        corrupt = self.directory / CORRUPT
+        corrupt.mkdir(mode=0o700, exist_ok=True)
+        destination = corrupt / name.lstrip(".")
+        if destination.exists():
+            destination = corrupt / f"{destination.name}.{time.time_ns()}"
+        try:
+            os.replace(self.directory / name, destination)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            self.log.error("cannot quarantine outbox file", item=name, error=exc.strerror)
+            return
+        run.report.quarantined += 1
+        self.log.error(
+            "outbox file quarantined", item=name, reason=reason[:300], path=str(destination)
+        )
+
+    def _unlink(self, name: str) -> None:
+        # No directory fsync: if a crash undoes this unlink the page is sent again, which its
+        # dedup key makes harmless (at-least-once), and a hook saves a disk flush per page.
+        with suppress(FileNotFoundError):
+            os.unlink(self.directory / name)
+
+    def _item_names(self) -> list[str]:
+        try:
+            return [n for n in os.listdir(self.directory) if ITEM_NAME.match(n)]
+        except OSError:
+            return []
+
+    def _ensure_dirs(self) -> None:
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            (self.directory / DEAD).mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise OutboxError(f"cannot create outbox {self.directory}: {exc.strerror}") from None
+
+    @contextmanager
+    def _flush_lock(self) -> Iterator[bool]:
+        try:
+            fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise OutboxError(f"cannot lock outbox {self.directory}: {exc.strerror}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    def _next_seq(self) -> int:
+        """Enqueue order that survives clock steps: max(now in ns, last issued + 1)."""
+        now = time.time_ns()
+        fd = os.open(self.directory / SEQ_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            give_up = time.monotonic() + SEQ_LOCK_WAIT
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > give_up:
+                        return now  # a stuck holder: pid + counter still keep names unique
+                    time.sleep(0.002)
+            raw = os.pread(fd, 32, 0)
+            last = int(raw) if raw.strip().isdigit() else 0
+            seq = max(now, last + 1)
+            os.pwrite(fd, f"{seq:020d}\n".encode(), 0)
+            return seq
+        finally:
+            os.close(fd)
+
+    # -- metrics -------------------------------------------------------------------------
+
+    def stats(self) -> OutboxStats:
+        """Cheap enough for every scrape: directory listings plus one small file."""
+        names = sorted(self._item_names())
+        oldest = (time.time_ns() - int(names[0][:20])) / 1e9 if names else None
+        totals = self._totals()
+        return OutboxStats(
+            depth=len(names),
+            dead=_count_files(self.directory / DEAD),
+            quarantined=_count_files(self.directory / CORRUPT),
+            oldest_age=None if oldest is None else max(0.0, oldest),
+            sent_total=totals.get("sent", 0),
+            failures_total=totals.get("failed", 0),
+            dead_total=totals.get("dead", 0),
+            quarantined_total=totals.get("quarantined", 0),
+        )
+
+    def _totals(self) -> dict[str, int]:
+        try:
+            raw = json.loads((self.directory / STATS_FILE).read_text())
+            return {k: int(v) for k, v in raw.items()}
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {}
+
+    def _count(self, run: _Flush, before: tuple[int, int, int, int]) -> None:
+        """Add this round's numbers to the running totals (we hold the flush lock)."""
+        report = run.report
+        after = (report.sent, report.failed, report.dead, report.quarantined)
+        if after == before:
+            return
+        totals = self._totals()
+        for key, old, new in zip(
+            ("sent", "failed", "dead", "quarantined"), before, after, strict=True
+        ):
+            totals[key] = totals.get(key, 0) + new - old
+        with suppress(OSError):
+            write_atomic(self.directory / STATS_FILE, _dump(totals), durable=False)
+
+
+def _dump(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(record, sort_keys=True).encode() + b"\n"
+
+
+def write_atomic(path: Path, data: bytes, durable: bool) -> None:
+    tmp = path.parent / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{next(_counter)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if durable:
+            os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Makes a rename or unlink durable, not just the file's bytes."""
+    with suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _count_files(directory: Path) -> int:
+    try:
+        return sum(1 for n in os.listdir(directory) if not n.startswith("."))
+    except OSError:
+        return 0

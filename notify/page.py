@@ -1,0 +1,236 @@
+"""Which VRRP transitions wake someone up: an Event plus what we remember → pages.
+
+Pure: no I/O, no clock (``now`` is a parameter), so every rule below is a unit test. The
+caller loads the per-instance :class:`Memory`, calls :func:`decide`, enqueues the pages and
+stores the returned memory, all under the per-instance lock (``page_memory`` does the files).
+
+The rules, and why:
+
+- **FAULT** opens a critical incident. Its ``dedup_key`` is stable per router + instance, so
+  a repeat (keepalived re-reporting FAULT, a retried delivery) is idempotent upstream, and we
+  do not even send the repeat: one trigger per FAULT episode.
+- **Leaving FAULT** (to MASTER or BACKUP, even via STOP after a restart) resolves it with the
+  same key: one resolve per episode. We track ``fault_open`` rather than trusting the
+  previous state, because notify scripts run concurrently and may arrive out of order.
+- **MASTER → BACKUP** (warning) and **taking over as MASTER** (info) are notices. A flapping
+  pair would page on every flap, so inside ``flap_window`` after a notice further notices
+  are only counted; the next notice (or :func:`pending_summary` once the window has passed)
+  carries the count. Each notice has its own ``dedup_key``: a takeover a week later must not
+  silently merge into last week's still-open info alert.
+- FIFO-only priority notices and transitions nobody acts on (→ BACKUP at start-up) page no
+  one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from lbcheck.notify.events import Event
+
+TRIGGER, RESOLVE = "trigger", "resolve"
+CRITICAL, WARNING, INFO = "critical", "warning", "info"
+# PagerDuty caps dedup_key at 255 characters; Opsgenie's alias allows 512.
+MAX_DEDUP_KEY = 255
+
+
+@dataclass(frozen=True)
+class Page:
+    """One thing to tell on-call, independent of which pager hears it."""
+
+    action: str  # trigger | resolve
+    severity: str  # critical | warning | info
+    dedup_key: str
+    summary: str
+    router: str
+    kind: str  # INSTANCE | GROUP
+    name: str
+    state: str
+    previous: str | None
+    priority: int | None
+    at: float  # when keepalived told us (epoch seconds)
+    suppressed: int = 0  # notices folded into this one by the flap window
+
+    @property
+    def instance_key(self) -> str:
+        """Order is kept per instance: pages with the same key are sent oldest first."""
+        return f"{self.kind}:{self.name}"
+
+    def details(self) -> dict[str, Any]:
+        """What every provider attaches so on-call sees the state without logging in."""
+        return {
+            "router": self.router,
+            "kind": self.kind,
+            "instance": self.name,
+            "state": self.state,
+            "previous": self.previous,
+            "priority": self.priority,
+            "suppressed_transitions": self.suppressed,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Page:
+        """Rebuild a page read back from the outbox; raises ValueError on anything else."""
+        try:
+            page = cls(**raw)
+        except TypeError as exc:
+            raise ValueError(f"not a page: {exc}") from None
+        if page.action not in (TRIGGER, RESOLVE) or page.severity not in (CRITICAL, WARNING, INFO):
+            raise ValueError(f"not a page: action {page.action!r}, severity {page.severity!r}")
+        texts = (page.dedup_key, page.summary, page.router, page.kind, page.name, page.state)
+        numbers_ok = (
+            isinstance(page.at, (int, float))
+            and isinstance(page.suppressed, int)
+            and (page.priority is None or isinstance(page.priority, int))
+        )
+        previous_ok = page.previous is None or isinstance(page.previous, str)
+        if not (all(isinstance(t, str) for t in texts) and numbers_ok and previous_ok):
+            raise ValueError("not a page: a field has the wrong type")
+        return page
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the policy needs to remember about one instance between two hook runs."""
+
+    kind: str
+    name: str
+    state: str | None = None
+    fault_open: bool = False
+    last_notice_at: float | None = None
+    suppressed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Memory:
+        try:
+            return cls(**raw)
+        except TypeError as exc:
+            raise ValueError(f"not a page memory: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Decision:
+    pages: tuple[Page, ...]
+    memory: Memory
+
+
+def fault_key(router: str, kind: str, name: str) -> str:
+    """Stable per router + instance, so trigger and resolve of one episode pair up."""
+    return _bounded(f"lbcheck:{router}:{kind}:{name}:fault")
+
+
+def notice_key(router: str, kind: str, name: str, at: float) -> str:
+    """Unique per notice: a later takeover must open its own alert, not join an old one."""
+    return _bounded(f"lbcheck:{router}:{kind}:{name}:notice:{int(at * 1_000_000)}")
+
+
+def decide(
+    event: Event, memory: Memory | None, router: str, flap_window: float, now: float
+) -> Decision:
+    """The pages ``event`` causes, and the memory to keep for the next event."""
+    memory = memory or Memory(kind=event.kind, name=event.name)
+    if not event.changes_state:
+        return Decision((), memory)
+    previous, state = memory.state, event.state
+    moved = replace(memory, state=state)
+
+    def page(action: str, severity: str, key: str, summary: str, suppressed: int = 0) -> Page:
+        return Page(
+            action=action,
+            severity=severity,
+            dedup_key=key,
+            summary=summary,
+            router=router,
+            kind=event.kind,
+            name=event.name,
+            state=state,
+            previous=previous,
+            priority=event.priority,
+            at=event.received,
+            suppressed=suppressed,
+        )
+
+    what = f"VRRP {event.kind.lower()} {event.name}"
+    if state == "FAULT":
+        if memory.fault_open:
+            return Decision((), moved)
+        summary = f"{router}: {what} entered FAULT{_was(previous)}"
+        key = fault_key(router, event.kind, event.name)
+        return Decision((page(TRIGGER, CRITICAL, key, summary),), replace(moved, fault_open=True))
+    if memory.fault_open and state in ("MASTER", "BACKUP"):
+        summary = f"{router}: {what} left FAULT, now {state}"
+        key = fault_key(router, event.kind, event.name)
+        return Decision((page(RESOLVE, CRITICAL, key, summary),), replace(moved, fault_open=False))
+    if state == previous or memory.fault_open:
+        return Decision((), moved)
+    notice = _notice(state, previous, router, what)
+    if notice is None:
+        return Decision((), moved)
+    severity, summary = notice
+    if memory.last_notice_at is not None and now - memory.last_notice_at < flap_window:
+        return Decision((), replace(moved, suppressed=memory.suppressed + 1))
+    if memory.suppressed:
+        summary += f" ({memory.suppressed} more transition(s) folded into the flap window)"
+    key = notice_key(router, event.kind, event.name, event.received)
+    sent = page(TRIGGER, severity, key, summary, suppressed=memory.suppressed)
+    return Decision((sent,), replace(moved, last_notice_at=now, suppressed=0))
+
+
+def pending_summary(memory: Memory, router: str, flap_window: float, now: float) -> Decision:
+    """Report notices the flap window swallowed once it has closed and nothing new came.
+
+    Without this a pair that flapped and then settled would never say where it settled.
+    Meant for idle moments (the FIFO reader, ``lbnotify flush``).
+    """
+    if not memory.suppressed or memory.last_notice_at is None:
+        return Decision((), memory)
+    if now - memory.last_notice_at < flap_window:
+        return Decision((), memory)
+    summary = (
+        f"{router}: VRRP {memory.kind.lower()} {memory.name} flapped "
+        f"{memory.suppressed} more time(s) in {flap_window:g} s; now {memory.state}"
+    )
+    page = Page(
+        action=TRIGGER,
+        severity=WARNING,
+        dedup_key=notice_key(router, memory.kind, memory.name, now),
+        summary=summary,
+        router=router,
+        kind=memory.kind,
+        name=memory.name,
+        state=memory.state or "UNKNOWN",
+        previous=None,
+        priority=None,
+        at=now,
+        suppressed=memory.suppressed,
+    )
+    return Decision((page,), replace(memory, last_notice_at=now, suppressed=0))
+
+
+def _notice(state: str, previous: str | None, router: str, what: str) -> tuple[str, str] | None:
+    if state == "MASTER":
+        return INFO, f"{router}: took over {what} as MASTER{_was(previous)}"
+    if previous == "MASTER" and state == "BACKUP":
+        return WARNING, f"{router}: {what} fell back from MASTER to BACKUP"
+    if previous == "MASTER" and state in ("STOP", "DELETED"):
+        return WARNING, f"{router}: {what} {state} while MASTER: its VIPs left this node"
+    return None
+
+
+def _was(previous: str | None) -> str:
+    return f" (was {previous})" if previous else ""
+
+
+def _bounded(key: str) -> str:
+    """Keep the readable key when it fits; otherwise a stable hash of it."""
+    if len(key) <= MAX_DEDUP_KEY:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: MAX_DEDUP_KEY - len(digest) - 1]}~{digest}"
