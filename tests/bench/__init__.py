@@ -1,0 +1,1 @@
+"""Benchmarks behind `bin/bench`: each module measures one thing against a baseline from the same run."""

@@ -1,0 +1,85 @@
+"""What a spawned `lbcheck haproxy` costs, against baselines measured in the same run.
+
+keepalived forks the check every second on every load balancer, so the figure that matters
+is the whole process: interpreter start, imports, probes, exit. We report medians of wall
+time, CPU time (user + sys of the child, from wait4) and peak RSS, and ratios against
+`python3 -c pass`, `python3 -c 'import click'` and `killall -0 haproxy`.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.support.haproxy import Haproxy
+from tests.support.web import WebServers
+
+BIN = Path(sys.executable).parent
+
+
+def measure(argv: list[str], runs: int, env: dict[str, str]) -> dict[str, float]:
+    """Median wall ms, CPU ms and peak RSS MiB over ``runs`` fresh processes."""
+    walls, cpus, rss = [], [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        walls.append((time.perf_counter() - started) * 1000)
+        cpus.append((usage.ru_utime + usage.ru_stime) * 1000)
+        rss.append(usage.ru_maxrss / 1024)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit(f"bench: {' '.join(argv)} exited {proc.returncode}")
+    return {"wall": statistics.median(walls), "cpu": statistics.median(cpus),
+            "rss": statistics.median(rss)}
+
+
+def run(runs: int = 40) -> str:
+    web = WebServers(2)
+    workdir = Path(tempfile.mkdtemp(prefix="lbcheck-bench-"))
+    proxy = Haproxy(workdir, web.ports[:1], web.ports[1:])
+    env = {**os.environ, "LBCHECK_STATE_DIR": str(workdir / "state")}
+    env.pop("LBCHECK_CONFIG", None)
+    try:
+        proxy.start()
+        python = sys.executable
+        check = [str(BIN / "lbcheck"), "haproxy", "--socket", proxy.socket,
+                 "--pidfile", proxy.pidfile]
+        subprocess.run(check, env=env, check=True)  # first verdict: the transition is logged
+        cases = {
+            "python3 -c pass": [python, "-c", "pass"],
+            "python3 -c 'import click'": [python, "-c", "import click"],
+            "killall -0 haproxy": ["killall", "-0", "haproxy"],
+            "lbcheck haproxy": check,
+            "lbcheck haproxy --backend app": [*check, "--backend", "app"],
+        }
+        # Interleave the cases so that drift in machine load hits them all alike.
+        samples: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
+        for _ in range(runs // 5 or 1):
+            for name, argv in cases.items():
+                samples[name].append(measure(argv, 5, env))
+        results = {name: {k: statistics.median(s[k] for s in got) for k in got[0]}
+                   for name, got in samples.items()}
+    finally:
+        proxy.stop()
+        web.stop()
+    return table(results, runs)
+
+
+def table(results: dict[str, dict[str, float]], runs: int) -> str:
+    floor = results["python3 -c 'import click'"]
+    bare = results["python3 -c pass"]
+    lines = [f"spawned checks: medians of {runs} runs each, interleaved, one machine, one run",
+             f"{'command':<32} {'wall ms':>8} {'cpu ms':>8} {'rss MiB':>8} "
+             f"{'÷ click':>8} {'÷ pass':>8}"]
+    for name, got in results.items():
+        lines.append(f"{name:<32} {got['wall']:8.1f} {got['cpu']:8.1f} {got['rss']:8.1f} "
+                     f"{got['wall'] / floor['wall']:8.2f} {got['wall'] / bare['wall']:8.2f}")
+    lines.append("target: lbcheck haproxy within 1.3x of python3 -c 'import click' (wall)")
+    return "\n".join(lines)
