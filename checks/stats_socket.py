@@ -8,7 +8,10 @@ whose reason says exactly what happened, because this text is what the on-call r
 from __future__ import annotations
 
 import errno
-import socket
+
+# The C module, not `socket`: socket.py converts its constants to IntEnums on import, which
+# costs ~2.5 ms (measured) — a tenth of the check's budget over the click floor.
+import _socket
 
 from lbcheck.deadline import Deadline, DeadlineExceeded
 from lbcheck.outcome import ProbeError, State
@@ -53,9 +56,9 @@ def query(path: str, command: str, deadline: Deadline, what: str = "stats socket
     return b"".join(chunks).decode("utf-8", errors="replace")
 
 
-def _connect(path: str, deadline: Deadline, what: str) -> socket.socket:
+def _connect(path: str, deadline: Deadline, what: str) -> _socket.socket:
     family, address = _address(path)
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = _socket.socket(family, _socket.SOCK_STREAM)
     try:
         sock.settimeout(deadline.timeout())
         sock.connect(address)
@@ -82,11 +85,11 @@ def _connect(path: str, deadline: Deadline, what: str) -> socket.socket:
     return sock
 
 
-def _address(path: str) -> tuple[socket.AddressFamily, str | tuple[str, int]]:
+def _address(path: str) -> tuple[int, str | tuple[str, int]]:
     """A filesystem path, or ``ipv4@HOST:PORT`` / ``HOST:PORT`` as HAProxy spells TCP sockets."""
     spec = path.removeprefix("ipv4@").removeprefix("tcp@").removeprefix("unix@")
     if "/" not in spec and spec.count(":") == 1:
         host, _, port = spec.partition(":")
         if port.isdigit():
-            return socket.AF_INET, (host or "127.0.0.1", int(port))
-    return socket.AF_UNIX, spec
+            return _socket.AF_INET, (host or "127.0.0.1", int(port))
+    return _socket.AF_UNIX, spec

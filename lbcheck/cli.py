@@ -69,6 +69,8 @@ def _backend_option(fn: Callable[..., object]) -> Callable[..., object]:
 
 
 def _parse_limits(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple:
+    if not values:
+        return ()
     from lbcheck.checks.backends import LimitError, parse_limit
 
     try:
