@@ -7,11 +7,10 @@ whose reason says exactly what happened, because this text is what the on-call r
 
 from __future__ import annotations
 
-import errno
-
 # The C module, not `socket`: socket.py converts its constants to IntEnums on import, which
 # costs ~2.5 ms (measured) — a tenth of the check's budget over the click floor.
 import _socket
+import errno
 
 from lbcheck.deadline import Deadline, DeadlineExceeded
 from lbcheck.outcome import ProbeError, State

@@ -57,7 +57,7 @@ def peak_rss(argv: list[str], env: dict[str, str], runs: int = 3) -> float:
     found = []
     for _ in range(runs):
         result = subprocess.run([GNU_TIME, "-f", "%M", *argv], capture_output=True, text=True,
-                                env=env)
+                                env=env, check=False)
         found.append(int(result.stderr.strip().splitlines()[-1]) / 1024)
     return statistics.median(found)
 
@@ -98,8 +98,8 @@ def table(results: dict[str, dict[str, float]], runs: int) -> str:
     floor = results["python3 -c 'import click'"]
     bare = results["python3 -c pass"]
     lines = [f"spawned checks: medians of {runs} runs each, interleaved, one machine, one run",
-             f"{'command':<32} {'wall ms':>8} {'cpu ms':>8} {'rss MiB':>8} "
-             f"{'÷ click':>8} {'÷ pass':>8}"]
+             (f"{'command':<32} {'wall ms':>8} {'cpu ms':>8} {'rss MiB':>8} "
+             f"{'÷ click':>8} {'÷ pass':>8}")]
     for name, got in results.items():
         lines.append(f"{name:<32} {got['wall']:8.1f} {got['cpu']:8.1f} {got['rss']:8.1f} "
                      f"{got['wall'] / floor['wall']:8.2f} {got['wall'] / bare['wall']:8.2f}")

@@ -20,7 +20,7 @@ COMMANDS = ["haproxy", "process", "socket", "backends", "http", "tcp"]
 def test_help_on_every_command(command: list[str]) -> None:
     """Every command documents itself and exits 0."""
     result = subprocess.run([str(BIN / "lbcheck"), *command, "--help"], capture_output=True,
-                            text=True, timeout=10)
+                            text=True, timeout=10, check=False)
     assert 0 == result.returncode
     assert "Usage:" in result.stdout
 
@@ -37,7 +37,7 @@ def test_help_on_every_command(command: list[str]) -> None:
 def test_bad_input_is_one_line_and_exit_2(argv: list[str]) -> None:
     """Usage errors: exit 2, a single line on stderr, no traceback."""
     result = subprocess.run([str(BIN / "lbcheck"), *argv], capture_output=True, text=True,
-                            timeout=10)
+                            timeout=10, check=False)
     assert 2 == result.returncode
     assert 1 == len(result.stderr.strip().splitlines()), result.stderr
     assert "error" in result.stderr and "Traceback" not in result.stderr
@@ -48,7 +48,7 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     config = tmp_path / "lbcheck.toml"
     config.write_text("[haproxy]\nsocket = '/x'\nsockett = '/y'\n")
     result = subprocess.run([str(BIN / "lbcheck"), "--config", str(config), "haproxy"],
-                            capture_output=True, text=True, timeout=10)
+                            capture_output=True, text=True, timeout=10, check=False)
     assert 2 == result.returncode
     assert "sockett" in result.stderr and 1 == len(result.stderr.strip().splitlines())
 
@@ -67,7 +67,7 @@ def test_healthy_check_imports_only_stdlib_and_click(haproxy: Haproxy, check: Ch
         "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=10, env=check.env)
+                            timeout=10, env=check.env, check=False)
     found = json.loads(result.stdout)
     assert 0 == found["code"]
     heavy = {m.split(".")[0] for m in found["modules"]} & {

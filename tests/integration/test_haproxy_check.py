@@ -51,10 +51,10 @@ def test_zombie_haproxy_is_not_running(tmp_path: Path, haproxy: Haproxy, check: 
     """A dead haproxy whose parent never reaps it stays a zombie: `killall -0` passes, we fail."""
     parent = subprocess.Popen(
         [sys.executable, "-c",
-         "import subprocess, sys, time\n"
+         ("import subprocess, sys, time\n"
          f"p = subprocess.Popen(['haproxy', '-db', '-f', {str(haproxy.config)!r}])\n"
          "print(p.pid, flush=True)\n"
-         "time.sleep(30)\n"],
+         "time.sleep(30)\n")],
         stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         haproxy.stop()  # free the ports/socket for the child haproxy
@@ -63,7 +63,7 @@ def test_zombie_haproxy_is_not_running(tmp_path: Path, haproxy: Haproxy, check: 
         subprocess.run(["kill", "-9", str(zombie)], check=True)
         time.sleep(0.2)
         assert "Z" == Path(f"/proc/{zombie}/stat").read_text().rpartition(")")[2].split()[0]
-        assert 0 == subprocess.run(["kill", "-0", str(zombie)]).returncode  # what killall sees
+        assert 0 == subprocess.run(["kill", "-0", str(zombie)], check=False).returncode  # what killall sees
         Path(haproxy.pidfile).write_text(f"{zombie}\n")
         result = check("--json", *args(haproxy))
         assert 1 == result.returncode
@@ -80,17 +80,17 @@ def test_zombie_found_by_name_in_own_pid_namespace(tmp_path: Path, haproxy: Hapr
         "import subprocess, time, os, signal\n"
         f"p = subprocess.Popen(['haproxy', '-db', '-f', {str(haproxy.config)!r}])\n"
         "time.sleep(0.5)\n"
-        f"ok = subprocess.run([{str(BIN / 'lbcheck')!r}, 'process']).returncode\n"
+        f"ok = subprocess.run([{str(BIN / 'lbcheck')!r}, 'process'], check=False).returncode\n"
         "os.kill(p.pid, signal.SIGKILL)\n"
         "time.sleep(0.3)\n"
-        f"dead = subprocess.run([{str(BIN / 'lbcheck')!r}, '-v', 'process']).returncode\n"
+        f"dead = subprocess.run([{str(BIN / 'lbcheck')!r}, '-v', 'process'], check=False).returncode\n"
         "print(ok, dead)\n"
     )
     haproxy.stop()
     result = subprocess.run(
         ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, str(script)],
         capture_output=True, text=True, timeout=20,
-        env={"LBCHECK_STATE_DIR": str(tmp_path), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        env={"LBCHECK_STATE_DIR": str(tmp_path), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, check=False)
     assert "0 1" == result.stdout.strip().splitlines()[-1], result.stdout + result.stderr
     assert "zombie" in result.stdout
 

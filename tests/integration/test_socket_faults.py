@@ -154,6 +154,7 @@ def test_permission_denied(fake, tmp_path: Path, check: Checker) -> None:
 def test_sigterm_ends_a_check_at_once_with_3(fake, check: Checker) -> None:
     """keepalived's timeout sends SIGTERM: we exit 3 immediately."""
     import subprocess
+
     from tests.conftest import BIN
 
     server = fake(None, hang=5)
