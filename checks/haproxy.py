@@ -50,7 +50,8 @@ def run(target: HaproxyTarget, deadline: Deadline) -> list[Sample]:
     rest = ["socket"] + (["master"] if target.master_socket else []) + (
         ["backends"] if target.check_backends else [])
     if samples[0].state is State.CRITICAL:
-        return samples + [skipped(name, "haproxy is not running") for name in rest]
+        return samples + [skipped(name, "not asked: the process probe already failed")
+                          for name in rest]
     samples.append(socket_sample(target.socket, deadline))
     if target.master_socket:
         samples.append(master_sample(target.master_socket, deadline))

@@ -174,7 +174,7 @@ def judge(report: ProcessReport) -> Sample:
         if problems:
             reason += f"; but {'; '.join(problems)}"
         return Sample("process", state, reason, details=details)
-    return Sample("process", State.CRITICAL, "; ".join(problems), details=details)
+    return Sample("process", State.CRITICAL, "; ".join(problems))
 
 
 def _pids(procs: list[Proc]) -> str:
