@@ -9,6 +9,10 @@ import pytest
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
+# Appended, not prepended: `tests.*` helpers resolve from the checkout while `lbcheck` still
+# resolves to the installed package (the source lbcheck/ lacks checks/ and notify/).
+if str(REPO) not in sys.path:
+    sys.path.append(str(REPO))
 
 
 @pytest.fixture
