@@ -1,0 +1,171 @@
+"""`lbnotify`: what keepalived runs on every VRRP transition (DESIGN.md §4).
+
+Exit codes: 0 the event was recorded and its pages queued (a pager that is down is not an
+error: the page waits in the outbox), 1 a handler failed (announce, lock, outbox), 2 bad
+input or config — always one line, also written to the log, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from lbcheck.config import Config, ConfigError, LogSection, check_secret_permissions, load
+from lbcheck.notify.events import KINDS, BadEvent, Event, from_notify_args, from_state_hook
+from lbcheck.notify.handlers import Context, handle
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="Log to stderr instead of the configured target.")
+@click.option("--config", "config_path", metavar="PATH",
+              help="TOML config (default $LBCHECK_CONFIG or /etc/lbcheck/lbcheck.toml).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, config_path: str | None) -> None:
+    """keepalived notify hooks: log, announce the VIPs, page on-call.
+
+    Exit codes: 0 recorded (pages queued), 1 a handler failed, 2 bad input or config.
+    """
+    config = load(config_path)
+    check_secret_permissions(config)
+    if verbose:
+        config = config._replace(log=LogSection(target="stderr", format=config.log.format))
+    ctx.obj = _context(config)
+
+
+def _context(config: Config) -> Context:
+    from lbcheck.log import get_logger
+    from lbcheck.notify.paging import router_name
+
+    return Context(config, get_logger(config.log, "lbnotify"), router_name())
+
+
+def _run(ctx: Context, event: Event) -> int:
+    report = handle(event, ctx)
+    failed = [k for k, v in report.items() if isinstance(v, dict) and "error" in v]
+    return EXIT_FAILED if failed else 0
+
+
+def _state_command(state: str) -> click.Command:
+    @click.command(name=state.lower(), help=f"notify_{state.lower()} hook: the instance is now "
+                   f"{state} (e.g. notify_{state.lower()} \"/usr/bin/lbnotify {state.lower()} "
+                   "VI_1\").")
+    @click.argument("name", required=False)
+    @click.pass_obj
+    def command(ctx: Context, name: str | None) -> int:
+        return _run(ctx, _parse(ctx, lambda: from_state_hook(state, name)))
+
+    return command
+
+
+for _state in ("MASTER", "BACKUP", "FAULT", "STOP"):
+    cli.add_command(_state_command(_state))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("fields", nargs=-1, required=True)
+@click.pass_obj
+def event(ctx: Context, fields: tuple[str, ...]) -> int:
+    """INSTANCE|GROUP NAME STATE PRIORITY — what `notify "/usr/bin/lbnotify event"` passes."""
+    return _run(ctx, _parse(ctx, lambda: from_notify_args(list(fields))))
+
+
+@cli.command()
+@click.argument("path")
+@click.pass_obj
+def fifo(ctx: Context, path: str) -> int:
+    """Read keepalived's notify FIFO (vrrp_notify_fifo_script "/usr/bin/lbnotify fifo")."""
+    from lbcheck.notify.fifo import FifoError, FifoReader
+
+    try:
+        FifoReader(path, ctx).run()
+    except FifoError as exc:
+        raise click.UsageError(str(exc)) from None
+    return 0
+
+
+@cli.command()
+@click.option("--dev", metavar="IF", help="Interface holding the addresses [the one that does].")
+@click.option("--count", type=click.IntRange(1, 100), help="Bursts per address [config: 3].")
+@click.option("--interval", type=click.FloatRange(0, 60), help="Seconds between bursts [0.5].")
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDR…")
+@click.pass_obj
+def announce(ctx: Context, dev: str | None, count: int | None, interval: float | None,
+             addresses: tuple[str, ...]) -> int:
+    """Send gratuitous ARP / unsolicited NA for addresses held here, now."""
+    from lbcheck.notify.handlers import announce_addresses
+
+    section = ctx.config.announce._replace(
+        **{k: v for k, v in (("count", count), ("interval", interval)) if v is not None})
+    ctx = ctx._replace(config=ctx.config._replace(announce=section))
+    result = announce_addresses([(a, dev) for a in addresses], ctx)
+    ctx.log.info("announce", dev=dev, **result)
+    for line in result["sent"] + result["skipped"] + result["failed"]:
+        click.echo(line)
+    if "error" in result and not result["failed"]:
+        raise click.ClickException(result["error"])
+    return 0 if result["sent"] and "error" not in result else EXIT_FAILED
+
+
+@cli.command()
+@click.option("--budget", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
+              help="Seconds to spend sending.")
+@click.pass_obj
+def flush(ctx: Context, budget: float) -> int:
+    """Deliver the pages waiting in the outbox (run by hand or from a timer)."""
+    from lbcheck.notify import paging
+    from lbcheck.notify.outbox import OutboxError
+
+    try:
+        paging.queue_summaries(ctx.config.page, ctx.config.notify.state_dir, ctx.router, ctx.log)
+        report = paging.flush(ctx.config.page, ctx.log, budget=budget)
+    except OutboxError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"sent {report.sent}, waiting {report.waiting}, failed {report.failed}, "
+               f"dead-lettered {report.dead}")
+    return 0 if report.waiting == 0 else EXIT_FAILED
+
+
+def _parse(ctx: Context, parse: Any) -> Event:
+    try:
+        return parse()
+    except BadEvent as exc:
+        ctx.log.error("bad_event", reason=str(exc), argv=sys.argv[1:])
+        raise click.UsageError(str(exc)) from None
+
+
+def with_event_command(argv: list[str]) -> list[str]:
+    """`lbnotify [opts] INSTANCE VI_1 MASTER 100` (keepalived's `notify`) means `event …`."""
+    index = 0
+    while index < len(argv) and argv[index].startswith("-"):
+        index += 2 if argv[index] == "--config" else 1
+    if index < len(argv) and argv[index].upper() in KINDS:
+        return [*argv[:index], "event", *argv[index:]]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every error is one line on stderr and a documented exit code."""
+    argv = with_event_command(list(sys.argv[1:] if argv is None else argv))
+    try:
+        code = cli.main(args=argv, prog_name="lbnotify", standalone_mode=False)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "lbnotify"
+        click.echo(f"{where}: error: {exc.format_message()}", err=True)
+        code = EXIT_USAGE
+    except ConfigError as exc:
+        click.echo(f"lbnotify: config error: {exc}", err=True)
+        code = EXIT_USAGE
+    except click.ClickException as exc:
+        click.echo(f"lbnotify: error: {exc.format_message()}", err=True)
+        code = EXIT_FAILED
+    except click.Abort:
+        code = EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - the one catch-all: a bug is one line, exit 1
+        click.echo(f"lbnotify: internal error: {type(exc).__name__}: {exc}", err=True)
+        code = EXIT_FAILED
+    sys.exit(code if isinstance(code, int) else 0)

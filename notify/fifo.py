@@ -1,0 +1,144 @@
+"""`lbnotify fifo PATH`: read keepalived's notify FIFO, in order, without ever falling behind.
+
+keepalived writes the FIFO non-blocking and silently drops events when it is full, so the
+reading thread does nothing but read, parse and queue; a worker thread runs the handlers in
+arrival order. The outbox is flushed when the queue runs dry, not per event, so a burst with
+the pager down costs one budget, not one per event. On SIGTERM (keepalived stopping) we keep
+reading for a short grace period to catch the STOP events it writes on the way out.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import select
+import signal
+import stat
+import threading
+import time
+
+from lbcheck.notify.events import BadEvent, Event, from_fifo_line
+from lbcheck.notify.handlers import Context, handle
+
+POLL_MS = 100
+MAX_LINE = 4096  # keepalived's lines are ~50 bytes; anything longer is not keepalived
+
+
+class FifoError(Exception):
+    """PATH is missing or is not a FIFO."""
+
+
+class FifoReader:
+    def __init__(self, path: str, ctx: Context, grace: float = 0.5, idle: float = 1.0) -> None:
+        self.path = path
+        self.ctx = ctx
+        self.grace = grace
+        self.idle = idle
+        self.events: queue.Queue[Event | None] = queue.Queue()
+        self.stop_at: float | None = None
+        self.received = 0
+        self.rejected = 0
+        self.worker = threading.Thread(target=self._work, name="lbnotify-handlers")
+
+    def run(self) -> int:
+        """Read until SIGTERM (+ grace); returns the number of events handled."""
+        self._check_fifo()
+        signal.signal(signal.SIGTERM, self._terminate)
+        signal.signal(signal.SIGINT, self._terminate)
+        self.worker.start()
+        self.ctx.log.info("fifo_reader_started", fifo=self.path)
+        try:
+            self._read_loop()
+        finally:
+            self.events.put(None)
+            self.worker.join(timeout=30)
+            self.ctx.log.info("fifo_reader_stopped", fifo=self.path, events=self.received,
+                              rejected=self.rejected, backlog=self.events.qsize())
+        return self.received
+
+    def _check_fifo(self) -> None:
+        try:
+            mode = os.stat(self.path).st_mode
+        except OSError as exc:
+            raise FifoError(f"cannot use FIFO {self.path}: {exc.strerror}") from None
+        if not stat.S_ISFIFO(mode):
+            raise FifoError(f"{self.path} is not a FIFO (keepalived creates it: set "
+                            "vrrp_notify_fifo in global_defs)")
+
+    def _terminate(self, signum: int, frame: object) -> None:
+        if self.stop_at is None:
+            self.stop_at = time.monotonic() + self.grace
+
+    def _read_loop(self) -> None:
+        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        pending = b""
+        try:
+            while self.stop_at is None or time.monotonic() < self.stop_at:
+                # Short polls: a SIGTERM's grace period must start counting promptly.
+                if not poller.poll(POLL_MS):
+                    continue
+                try:
+                    chunk = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue
+                if not chunk:  # every writer closed (keepalived reloading): reopen and wait
+                    poller.unregister(fd)
+                    os.close(fd)
+                    fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+                    poller.register(fd, select.POLLIN)
+                    continue
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                if len(pending) > MAX_LINE:
+                    self._reject(pending[:80], "line too long")
+                    pending = b""
+                for line in lines:
+                    self._accept(line)
+        finally:
+            os.close(fd)
+
+    def _accept(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", errors="replace").strip()
+        if not text:
+            return
+        try:
+            self.events.put(from_fifo_line(text))
+            self.received += 1
+        except BadEvent as exc:
+            self._reject(raw, str(exc))
+
+    def _reject(self, raw: bytes, why: str) -> None:
+        self.rejected += 1
+        self.ctx.log.warning("bad_fifo_line", fifo=self.path, reason=why,
+                             line=raw[:120].decode("utf-8", errors="replace"))
+
+    def _work(self) -> None:
+        """Handle events in order; flush the outbox and page summaries when idle."""
+        while True:
+            try:
+                event = self.events.get(timeout=self.idle)
+            except queue.Empty:
+                self._idle()
+                continue
+            if event is None:
+                self._idle()
+                return
+            try:
+                handle(event, self.ctx, flush=self.events.empty())
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the reader
+                self.ctx.log.error("handler_crashed", instance=event.name, state=event.state,
+                                   error=f"{type(exc).__name__}: {exc}")
+
+    def _idle(self) -> None:
+        from lbcheck.notify import paging
+        from lbcheck.notify.outbox import OutboxError
+
+        page = self.ctx.config.page
+        try:
+            paging.queue_summaries(page, self.ctx.config.notify.state_dir, self.ctx.router,
+                                   self.ctx.log)
+            paging.flush(page, self.ctx.log)
+        except (OutboxError, OSError) as exc:
+            self.ctx.log.error("outbox_flush_failed", error=str(exc))

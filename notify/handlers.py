@@ -1,0 +1,119 @@
+"""What lbnotify does with one Event: record + page, announce, deliver, then log it all.
+
+Each step has its own time budget and its own failure: a pager that is down must not stop
+the announcement, and a failed announcement must not lose the page. The log line at the end
+says what every step did and how long it took, because keepalived throws our output away and
+that line is all the on-call will have.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from lbcheck.config import Config
+from lbcheck.notify import lock, page_memory, paging
+from lbcheck.notify.events import Event
+from lbcheck.notify.outbox import OutboxError
+
+ANNOUNCE_STATES = ("MASTER", "MASTER_RX_LOWER_PRI")
+
+
+class Context(NamedTuple):
+    config: Config
+    log: Any  # a structlog bound logger
+    router: str
+
+
+def handle(event: Event, ctx: Context, flush: bool = True) -> dict[str, Any]:
+    """Run every handler for ``event``; returns the report that was logged."""
+    started = time.perf_counter()
+    report: dict[str, Any] = {}
+    state_dir = ctx.config.notify.state_dir
+
+    step = time.perf_counter()
+    try:
+        with lock.locked(state_dir, event):
+            memory = page_memory.load(state_dir, event.kind, event.name)
+            report["previous"] = memory.state if memory else None
+            pages = paging.queue_event(event, ctx.config.page, state_dir, ctx.router, ctx.log)
+        report["page"] = {"queued": [f"{p.action}:{p.severity}" for p in pages]}
+    except (lock.LockError, page_memory.PageMemoryError, OutboxError) as exc:
+        report["page"] = {"error": str(exc)}
+    report["page"]["ms"] = _ms(step)
+
+    announcer = _start_announce(event, ctx, report)
+    if flush:
+        step = time.perf_counter()
+        try:
+            result = paging.flush(ctx.config.page, ctx.log)
+            report["deliver"] = {"sent": result.sent, "waiting": result.waiting,
+                                 "failed": result.failed, "dead": result.dead, "ms": _ms(step)}
+        except OutboxError as exc:
+            report["deliver"] = {"error": str(exc), "ms": _ms(step)}
+    if announcer is not None:
+        announcer.join(timeout=_announce_bound(ctx))
+    report["ms"] = _ms(started)
+    _log(event, ctx, report)
+    return report
+
+
+def _start_announce(event: Event, ctx: Context, report: dict[str, Any]) -> threading.Thread | None:
+    """GARP/NA for the instance's VIPs, in a thread so paging proceeds meanwhile."""
+    if event.kind != "INSTANCE" or event.state not in ANNOUNCE_STATES:
+        return None
+    thread = threading.Thread(target=_announce_instance, args=(event, ctx, report), daemon=True)
+    thread.start()
+    return thread
+
+
+def _announce_instance(event: Event, ctx: Context, report: dict[str, Any]) -> None:
+    from lbcheck.notify.vips import VipError, instance_vips
+
+    step = time.perf_counter()
+    try:
+        vips = instance_vips(ctx.config.keepalived.config, event.name)
+        report["announce"] = announce_addresses(vips, ctx) | {"ms": _ms(step)}
+    except VipError as exc:
+        report["announce"] = {"error": str(exc), "ms": _ms(step)}
+    except Exception as exc:  # noqa: BLE001 - a thread's crash must become the report's line
+        report["announce"] = {"error": f"{type(exc).__name__}: {exc}", "ms": _ms(step)}
+
+
+def announce_addresses(vips: list[tuple[str, str | None]], ctx: Context) -> dict[str, Any]:
+    """Announce (address, device) pairs; what was sent, skipped (not held here) and failed."""
+    from lbcheck.notify.announce import AnnounceError, announce
+
+    by_dev: dict[str | None, list[str]] = {}
+    for address, dev in vips:
+        by_dev.setdefault(dev, []).append(address)
+    outcome: dict[str, list[str]] = {"sent": [], "skipped": [], "failed": []}
+    try:
+        for dev, addresses in by_dev.items():
+            for result in announce(addresses, dev=dev, count=ctx.config.announce.count,
+                                   interval=ctx.config.announce.interval):
+                kind = "failed" if result.error else "skipped" if result.skipped else "sent"
+                outcome[kind].append(str(result))
+    except AnnounceError as exc:
+        return {"error": str(exc), **outcome}
+    if outcome["failed"]:
+        return {"error": "; ".join(outcome["failed"]), **outcome}
+    return outcome
+
+
+def _announce_bound(ctx: Context) -> float:
+    return ctx.config.announce.count * ctx.config.announce.interval + 2.0
+
+
+def _log(event: Event, ctx: Context, report: dict[str, Any]) -> None:
+    failed = any(isinstance(v, dict) and "error" in v for v in report.values())
+    emit: Callable[..., Any] = ctx.log.error if failed else (
+        ctx.log.warning if event.state == "FAULT" else ctx.log.info)
+    emit("vrrp_event", kind=event.kind, instance=event.name, state=event.state,
+         priority=event.priority, source=event.source, **report)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)

@@ -1,0 +1,51 @@
+"""One lock per VRRP instance (or sync group), so concurrent hooks take turns.
+
+keepalived runs notify scripts concurrently and possibly out of order. Holding the instance's
+lock while we read the previous state, decide and record the new one serialises concurrent
+invocations: the event that takes the lock last is the state that stands. (The state itself
+lives in the paging memory, notify/page_memory.py, which records every transition.)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from lbcheck.notify.events import Event
+
+
+class LockError(Exception):
+    """The state directory cannot be used, or the lock is wedged."""
+
+
+@contextmanager
+def locked(state_dir: str, event: Event, timeout: float = 10.0) -> Iterator[None]:
+    """Exclusive per-instance lock (flock: released by the kernel if we die holding it)."""
+    path = Path(state_dir) / "locks" / f"{event.kind.lower()}-{event.name}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise LockError(f"cannot use state dir {state_dir}: {exc.strerror}") from None
+    try:
+        _acquire(fd, timeout, path)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _acquire(fd: int, timeout: float, path: Path) -> None:
+    """flock with a bound: poll LOCK_NB so a wedged holder cannot hang keepalived's hook."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= end:
+                raise LockError(f"lock {path} still held after {timeout:g} s") from None
+            time.sleep(0.005)

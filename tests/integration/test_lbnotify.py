@@ -1,0 +1,224 @@
+"""`lbnotify` as keepalived runs it: argv hooks, the notify FIFO, the outbox, concurrency."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN
+from tests.receiver import Receiver, running
+
+
+class Notify:
+    """Runs the installed `lbnotify` with a config whose pages go to a local receiver."""
+
+    def __init__(self, tmp: Path, receiver: Receiver, budget: float = 0.5) -> None:
+        self.log = tmp / "lbnotify.jsonl"
+        self.outbox = tmp / "outbox"
+        self.config = tmp / "lbcheck.toml"
+        self.config.write_text(
+            f'[log]\ntarget = "{self.log}"\n'
+            f'[notify]\nstate_dir = "{tmp / "state"}"\n'
+            f'[keepalived]\nconfig = "{tmp / "keepalived.conf"}"\n'
+            f'[page]\noutbox = "{self.outbox}"\nbudget = {budget}\nflap_window = 0.0\n'
+            f'[[page.target]]\ntype = "pagerduty"\nurl = "{receiver.url}/v2/enqueue"\n'
+            f'routing_key = "RK"\n')
+        self.config.chmod(0o600)
+
+    def __call__(self, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(BIN / "lbnotify"), "--config", str(self.config), *args],
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    def events(self) -> list[dict]:
+        if not self.log.exists():
+            return []
+        return [e for e in map(json.loads, self.log.read_text().splitlines())
+                if e["event"] == "vrrp_event"]
+
+    def waiting(self) -> int:
+        if not self.outbox.exists():
+            return 0
+        return len([p for p in self.outbox.glob("*.json") if not p.name.startswith(".")])
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running() as server:
+        yield server
+
+
+@pytest.fixture
+def notify(tmp_path: Path, receiver: Receiver) -> Notify:
+    return Notify(tmp_path, receiver)
+
+
+def fault_pages(receiver: Receiver) -> list[str]:
+    return [r["json"]["event_action"] for r in receiver.requests
+            if r["json"].get("dedup_key", "").endswith(":fault")]
+
+
+def test_every_argv_form_becomes_one_logged_event(notify: Notify) -> None:
+    """notify (4 args, bare or via `event`) and notify_* (state + name) are all understood."""
+    assert 0 == notify("INSTANCE", "VI_1", "BACKUP", "100").returncode
+    assert 0 == notify("event", "INSTANCE", "VI_1", "FAULT", "0").returncode
+    assert 0 == notify("backup", "VI_1").returncode
+    assert 0 == notify("event", "GROUP", "G1", "BACKUP", "0").returncode
+    seen = [(e["kind"], e["instance"], e["previous"], e["state"]) for e in notify.events()]
+    assert [("INSTANCE", "VI_1", None, "BACKUP"), ("INSTANCE", "VI_1", "BACKUP", "FAULT"),
+            ("INSTANCE", "VI_1", "FAULT", "BACKUP"), ("GROUP", "G1", None, "BACKUP")] == seen
+
+
+@pytest.mark.parametrize("argv", [
+    ["INSTANCE", "VI_1", "SIDEWAYS", "100"],
+    ["INSTANCE", "VI_1", "MASTER", "high"],
+    ["event", "INSTANCE", "VI_1"],
+    ["event", "HOST", "VI_1", "MASTER", "100"],
+    ["event", "INSTANCE", "../../etc", "MASTER", "100"],
+    ["master", "a/b"],
+    ["fifo", "/nonexistent/fifo"],
+])
+def test_bad_input_is_one_line_exit_2_and_logged(notify: Notify, argv: list[str]) -> None:
+    """Malformed calls: exit 2, one line on stderr, never a traceback, nothing recorded."""
+    result = notify(*argv)
+    assert 2 == result.returncode
+    assert 1 == len(result.stderr.strip().splitlines()), result.stderr
+    assert "Traceback" not in result.stderr
+    assert [] == notify.events()
+
+
+def test_fault_pages_trigger_then_resolve(notify: Notify, receiver: Receiver) -> None:
+    """FAULT triggers a critical incident; leaving FAULT resolves it, same dedup key."""
+    notify("INSTANCE", "VI_1", "FAULT", "0")
+    notify("INSTANCE", "VI_1", "BACKUP", "100")
+    receiver.wait_for(2)
+    assert ["trigger", "resolve"] == fault_pages(receiver)
+    keys = {r["json"]["dedup_key"] for r in receiver.requests}
+    assert 1 == len(keys)
+
+
+def test_pager_down_hook_returns_within_budget_and_flush_delivers_once(
+        notify: Notify, receiver: Receiver) -> None:
+    """Receiver down: the hook still returns in budget, the page waits; flush sends it once."""
+    receiver.down()
+    result = notify("INSTANCE", "VI_1", "FAULT", "0")
+    assert 0 == result.returncode
+    event = notify.events()[-1]
+    assert event["deliver"]["ms"] < 500 + 100
+    assert 1 == notify.waiting()
+    receiver.up()
+    time.sleep(1.1)  # the failed attempt set a 1 s backoff; a flush before it would wait
+    assert 0 == notify("flush").returncode
+    assert 0 == notify("flush").returncode
+    assert ["trigger"] == fault_pages(receiver)
+    assert 0 == notify.waiting()
+
+
+def test_fifty_concurrent_hooks_lose_nothing(notify: Notify, receiver: Receiver) -> None:
+    """50 hooks at once for one instance: 50 events logged, pages consistent with the end state."""
+    states = ["FAULT" if i % 2 else "BACKUP" for i in range(50)]
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(lambda s: notify("INSTANCE", "VI_1", s, "100"), states))
+    assert [0] * 50 == [r.returncode for r in results]
+    logged = notify.events()
+    assert 50 == len(logged)
+    assert 0 == notify("flush").returncode
+    pages = fault_pages(receiver)
+    # Serialised by the lock, triggers and resolves strictly alternate, starting with a trigger.
+    assert pages == ["trigger", "resolve"] * (len(pages) // 2) + ["trigger"] * (len(pages) % 2)
+    # Every transition was seen: each event's `previous` is some event's state, and exactly
+    # one event (the first to take the lock) saw no previous state.
+    assert 1 == sum(e["previous"] is None for e in logged)
+
+
+def test_secret_config_must_be_private(notify: Notify) -> None:
+    """A config holding a routing key but readable by others is refused, in one line."""
+    notify.config.chmod(0o644)
+    result = notify("INSTANCE", "VI_1", "MASTER", "100")
+    assert 2 == result.returncode
+    assert "chmod 600" in result.stderr
+
+
+class FifoReader:
+    def __init__(self, notify: Notify, path: Path) -> None:
+        os.mkfifo(path)
+        self.path = path
+        self.proc = subprocess.Popen([str(BIN / "lbnotify"), "--config", str(notify.config),
+                                      "fifo", str(path)], stderr=subprocess.PIPE, text=True)
+
+    def write(self, lines: list[str]) -> None:
+        with open(self.path, "w") as fifo:
+            fifo.write("".join(line + "\n" for line in lines))
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def fifo(notify: Notify, tmp_path: Path) -> Iterator[FifoReader]:
+    reader = FifoReader(notify, tmp_path / "notify.fifo")
+    try:
+        yield reader
+    finally:
+        if reader.proc.poll() is None:
+            reader.proc.kill()
+            reader.proc.wait(timeout=5)
+
+
+def wait_for_events(notify: Notify, count: int, timeout: float) -> list[dict]:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        events = notify.events()
+        if len(events) >= count:
+            return events
+        time.sleep(0.05)
+    return notify.events()
+
+
+def test_fifo_burst_of_1000_arrives_complete_and_in_order(notify: Notify,
+                                                         fifo: FifoReader) -> None:
+    """1,000 events written at once are all handled, in the order keepalived wrote them."""
+    lines = [f'INSTANCE "VI_{i % 7}" {"BACKUP" if i % 2 else "FAULT"} {i % 250}'
+             for i in range(1000)]
+    started = time.monotonic()
+    fifo.write(lines)
+    events = wait_for_events(notify, 1000, timeout=120)
+    took = time.monotonic() - started
+    assert 0 == fifo.stop()
+    assert 1000 == len(events)
+    assert [(f"VI_{i % 7}", i % 250) for i in range(1000)] == [
+        (e["instance"], e["priority"]) for e in events]
+    print(f"\nFIFO throughput: {1000 / took:.0f} events/s (1000 events, pages queued)")
+
+
+def test_fifo_survives_writer_reopen_and_fifo_only_states(notify: Notify,
+                                                         fifo: FifoReader) -> None:
+    """keepalived reloading closes and reopens the FIFO; priority notices are understood."""
+    fifo.write(['INSTANCE "VI_1" BACKUP 100'])
+    wait_for_events(notify, 1, timeout=10)
+    fifo.write(['INSTANCE "VI_1" BACKUP_PRIORITY 90', "garbage line", 'GROUP "G" FAULT 0'])
+    events = wait_for_events(notify, 3, timeout=10)
+    assert ["BACKUP", "BACKUP_PRIORITY", "FAULT"] == [e["state"] for e in events]
+    rejected = [json.loads(x) for x in notify.log.read_text().splitlines()
+                if '"bad_fifo_line"' in x]
+    assert 1 == len(rejected)
+
+
+def test_fifo_keeps_reading_briefly_after_sigterm(notify: Notify, fifo: FifoReader) -> None:
+    """keepalived writes STOP events as it exits: the reader catches them during its grace."""
+    fifo.write(['INSTANCE "VI_1" MASTER 100'])
+    wait_for_events(notify, 1, timeout=10)
+    with open(fifo.path, "w") as writer:  # keepalived holds the FIFO open while stopping
+        fifo.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.1)
+        writer.write('INSTANCE "VI_1" STOP 100\n')
+    assert 0 == fifo.proc.wait(timeout=30)
+    assert ["MASTER", "STOP"] == [e["state"] for e in notify.events()]
