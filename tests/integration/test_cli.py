@@ -53,7 +53,8 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "sockett" in result.stderr and 1 == len(result.stderr.strip().splitlines())
 
 
-def test_healthy_check_imports_only_stdlib_and_click(haproxy: Haproxy, check: Checker) -> None:
+def test_healthy_check_imports_only_stdlib_and_click(haproxy: Haproxy, check: Checker,
+                                                     tmp_path: Path) -> None:
     """The every-second path must not import requests, structlog or sh (startup budget)."""
     check("haproxy", "--socket", haproxy.socket, "--pidfile", haproxy.pidfile)  # first verdict
     probe = (
@@ -66,8 +67,11 @@ def test_healthy_check_imports_only_stdlib_and_click(haproxy: Haproxy, check: Ch
         "import json\n"
         "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}))\n"
     )
+    # cwd outside the checkout: `python -c` puts cwd first on sys.path, where the source
+    # lbcheck/ would shadow the installed package.
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=10, env=check.env, check=False)
+                            timeout=10, env=check.env, check=False, cwd=tmp_path)
+    assert "" == result.stderr
     found = json.loads(result.stdout)
     assert 0 == found["code"]
     heavy = {m.split(".")[0] for m in found["modules"]} & {
