@@ -39,13 +39,21 @@ def locked(state_dir: str, event: Event, timeout: float = 10.0) -> Iterator[None
 
 
 def _acquire(fd: int, timeout: float, path: Path) -> None:
-    """flock with a bound: poll LOCK_NB so a wedged holder cannot hang keepalived's hook."""
+    if not flock_within(fd, timeout):
+        raise LockError(f"lock {path} still held after {timeout:g} s")
+
+
+def flock_within(fd: int, timeout: float) -> bool:
+    """Exclusive flock, polling LOCK_NB for at most ``timeout`` s; False if still held.
+
+    Bounded, so a wedged holder can never hang one of keepalived's hooks.
+    """
     end = time.monotonic() + timeout
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
+            return True
         except BlockingIOError:
             if time.monotonic() >= end:
-                raise LockError(f"lock {path} still held after {timeout:g} s") from None
-            time.sleep(0.005)
+                return False
+            time.sleep(0.002)

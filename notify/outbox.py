@@ -37,6 +37,7 @@ from typing import Any
 
 from lbcheck.config import PageSection, PageTarget
 from lbcheck.notify import providers
+from lbcheck.notify.lock import flock_within
 from lbcheck.notify.page import Page
 
 ITEM_NAME = re.compile(r"^(\d{20})-(\d+)-(\d+)\.([a-z]+-[0-9a-f]{12})\.json$")
@@ -408,15 +409,8 @@ class Outbox:
         now = time.time_ns()
         fd = os.open(self.directory / SEQ_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            give_up = time.monotonic() + SEQ_LOCK_WAIT
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > give_up:
-                        return now  # a stuck holder: pid + counter still keep names unique
-                    time.sleep(0.002)
+            if not flock_within(fd, SEQ_LOCK_WAIT):
+                return now  # a stuck holder: pid + counter still keep names unique
             raw = os.pread(fd, 32, 0)
             last = int(raw) if raw.strip().isdigit() else 0
             seq = max(now, last + 1)
