@@ -83,21 +83,18 @@ def _announce_instance(event: Event, ctx: Context, report: dict[str, Any]) -> No
 
 
 def announce_addresses(vips: list[tuple[str, str | None]], ctx: Context) -> dict[str, Any]:
-    """Announce (address, device) pairs; what was sent, skipped (not held here) and failed."""
+    """Announce (address, device) pairs on one schedule; what was sent, skipped, failed."""
     from lbcheck.notify.announce import AnnounceError, announce
 
-    by_dev: dict[str | None, list[str]] = {}
-    for address, dev in vips:
-        by_dev.setdefault(dev, []).append(address)
     outcome: dict[str, list[str]] = {"sent": [], "skipped": [], "failed": []}
     try:
-        for dev, addresses in by_dev.items():
-            for result in announce(addresses, dev=dev, count=ctx.config.announce.count,
-                                   interval=ctx.config.announce.interval):
-                kind = "failed" if result.error else "skipped" if result.skipped else "sent"
-                outcome[kind].append(str(result))
+        results = announce(vips, count=ctx.config.announce.count,
+                           interval=ctx.config.announce.interval)
     except AnnounceError as exc:
         return {"error": str(exc), **outcome}
+    for result in results:
+        kind = "failed" if result.error else "skipped" if result.skipped else "sent"
+        outcome[kind].append(str(result))
     if outcome["failed"]:
         return {"error": "; ".join(outcome["failed"]), **outcome}
     return outcome
