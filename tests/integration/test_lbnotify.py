@@ -222,3 +222,19 @@ def test_fifo_keeps_reading_briefly_after_sigterm(notify: Notify, fifo: FifoRead
         writer.write('INSTANCE "VI_1" STOP 100\n')
     assert 0 == fifo.proc.wait(timeout=30)
     assert ["MASTER", "STOP"] == [e["state"] for e in notify.events()]
+
+
+def test_announce_skips_an_address_not_held_here(notify: Notify) -> None:
+    """`lbnotify announce` never claims an address this host does not hold: skipped, exit 1."""
+    result = notify("announce", "--count", "1", "192.0.2.254")
+    assert 1 == result.returncode
+    assert "192.0.2.254: skipped" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_announce_rejects_garbage_in_one_line(notify: Notify) -> None:
+    """A non-address is a usage problem: one line, no traceback."""
+    result = notify("announce", "not-an-ip")
+    assert 1 == result.returncode
+    assert 1 == len(result.stderr.strip().splitlines())
+    assert "not an IPv4 or IPv6 address" in result.stderr
