@@ -150,7 +150,7 @@ def _only(table: dict[str, Any], where: str, *known: str) -> None:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
 
 
-def _section(cls: type, raw: dict[str, Any], name: str, where: str, **extra: Any) -> Any:
+def _section(cls: Any, raw: dict[str, Any], name: str, where: str, **extra: Any) -> Any:
     table = raw.get(name, {})
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: [{name}] must be a table")
