@@ -25,7 +25,7 @@ def instance_vips(config_path: str, name: str) -> list[tuple[str, str | None]]:
     if instance is None:
         raise VipError(f"no vrrp_instance {name} in {config_path}")
     vips = []
-    for vip in (*instance.virtual_ipaddress, *instance.virtual_ipaddress_excluded):
+    for vip in (*instance.vips, *instance.excluded_vips):
         if vip.address is not None:
             vips.append((str(vip.address.ip), vip.dev or instance.interface))
     return vips

@@ -1,1 +1,33 @@
-"""A model of keepalived.conf: its grammar, parsed with line numbers kept."""
+"""A model of keepalived.conf: its grammar, parsed with file and line kept for every item.
+
+    config = load("/etc/keepalived/keepalived.conf")
+    config.instance("VI_1").excluded_vips
+"""
+
+from __future__ import annotations
+
+from lbcheck.keepalived_conf.grammar import KeepalivedConfError, Node, parse_file
+from lbcheck.keepalived_conf.grammar import parse_text as _parse_text
+from lbcheck.keepalived_conf.model import (
+    GlobalDefs,
+    Instance,
+    KeepalivedConfig,
+    Script,
+    SyncGroup,
+    Track,
+    Tracker,
+    Vip,
+    build,
+)
+
+__all__ = ["GlobalDefs", "Instance", "KeepalivedConfError", "KeepalivedConfig", "Node", "Script",
+           "SyncGroup", "Track", "Tracker", "Vip", "load", "parse_text"]
+
+
+def load(path: str) -> KeepalivedConfig:
+    """Parse ``path`` (following includes); raises KeepalivedConfError with file:line."""
+    return build(str(path), parse_file(str(path)))
+
+
+def parse_text(text: str, filename: str = "<string>") -> KeepalivedConfig:
+    return build(filename, _parse_text(text, filename))
