@@ -170,6 +170,31 @@ def tcp(opts: Options, target: str) -> int:
                    lambda d: [timed("tcp", lambda: tcp_probe.probe(target, d))])
 
 
+@cli.command()
+@click.argument("conf", metavar="KEEPALIVED_CONF")
+@click.argument("peer", metavar="[PEER_CONF]", required=False)
+@click.option("--on-host/--not-on-host", default=None,
+              help="This machine is the load balancer: a script missing here is missing "
+                   "there [default: when CONF is under /etc/keepalived].")
+@click.pass_obj
+def lint(opts: Options, conf: str, peer: str | None, on_host: bool | None) -> int:
+    """Find keepalived.conf traps; with the peer's config, check the failover arithmetic.
+
+    Exit codes: 0 no error-level finding, 1 errors found, 2 unreadable or unparsable input.
+    """
+    from lbcheck.keepalived_conf import KeepalivedConfError
+    from lbcheck.lint.engine import lint as run_lint
+    from lbcheck.lint.findings import as_json, as_text, exit_code
+
+    try:
+        report = run_lint(conf, peer, on_host)
+    except KeepalivedConfError as exc:
+        raise click.UsageError(f"cannot lint: {exc}") from None
+    render = as_json if opts.as_json else as_text
+    click.echo(render(report.findings, report.notes))
+    return exit_code(report.findings)
+
+
 def _finish(opts: Options, command: str, params: object, run: Run,
             thresholds: tuple[str, ...] = ()) -> int:
     """Run the probes under one deadline, show the outcome, remember it, pick the exit code."""

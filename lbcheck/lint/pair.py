@@ -1,0 +1,108 @@
+"""Rules about the pair: do these two configs form one virtual router that fails over?"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from lbcheck.keepalived_conf import Instance, KeepalivedConfig
+from lbcheck.lint import arithmetic
+from lbcheck.lint.findings import Finding
+from lbcheck.lint.rules import tracked_with_weight
+
+
+def check(mine: KeepalivedConfig, peer: KeepalivedConfig) -> tuple[list[Finding], list[str]]:
+    findings: list[Finding] = []
+    notes: list[str] = []
+    for instance in mine.instances:
+        other = peer.instance(instance.name)
+        if other is None:
+            findings.append(Finding("KA040", "error", instance.file, instance.line,
+                                    f"{instance.name} has no counterpart in {peer.path}",
+                                    "define the same vrrp_instance on both nodes"))
+            continue
+        findings += _match(instance, other)
+        more, table = _arithmetic(mine, instance, peer, other)
+        findings += more
+        notes += table
+    return findings, notes
+
+
+def _match(a: Instance, b: Instance) -> list[Finding]:
+    found = []
+    where = (a.file, a.line)
+    if a.virtual_router_id != b.virtual_router_id:
+        found.append(Finding("KA040", "error", *where,
+                             f"{a.name}: virtual_router_id {a.virtual_router_id} here, "
+                             f"{b.virtual_router_id} on the peer: two separate routers, "
+                             "both master", "use the same virtual_router_id on both nodes"))
+    if a.advert_int != b.advert_int:
+        found.append(Finding("KA041", "error", *where,
+                             f"{a.name}: advert_int {a.advert_int:g} here, {b.advert_int:g} on "
+                             "the peer: keepalived discards adverts with a different interval",
+                             "use the same advert_int on both nodes"))
+    mine = {str(v.address.ip) for v in (*a.vips, *a.excluded_vips) if v.address}
+    theirs = {str(v.address.ip) for v in (*b.vips, *b.excluded_vips) if v.address}
+    if mine != theirs:
+        found.append(Finding("KA042", "error", *where,
+                             f"{a.name}: VIPs differ from the peer's (only here: "
+                             f"{sorted(mine - theirs)}, only there: {sorted(theirs - mine)})",
+                             "list the same VIPs on both nodes"))
+    if a.authentication != b.authentication:
+        found.append(Finding("KA043", "error", *where,
+                             f"{a.name}: authentication differs from the peer's: adverts are "
+                             "rejected and both nodes become master",
+                             "same auth_type and auth_pass on both (or none)"))
+    for address in a.unicast_peers:
+        try:
+            version = ipaddress.ip_address(address).version
+        except ValueError:
+            continue
+        if a.family and version != a.family:
+            found.append(Finding("KA044", "error", *where,
+                                 f"{a.name} is IPv{a.family} but unicast_peer {address} is "
+                                 f"IPv{version}: adverts never reach the peer",
+                                 "unicast peers of the instance's family"))
+    return found
+
+
+def _node(config: KeepalivedConfig, instance: Instance, label: str) -> arithmetic.Node:
+    """Tracked items as keepalived applies them (sync groups drop weights unless told)."""
+    group = config.group_of(instance.name)
+    dropped = group is not None and not group.tracking_weight
+    tracked = tuple(arithmetic.Tracked(t.name, w) for t, w in tracked_with_weight(config, instance)
+                    if not (dropped and w))
+    return arithmetic.Node(label, instance.priority, tracked)
+
+
+def _arithmetic(mine: KeepalivedConfig, a: Instance, peer: KeepalivedConfig,
+                b: Instance) -> tuple[list[Finding], list[str]]:
+    found: list[Finding] = []
+    here = _node(mine, a, f"this {a.name}")
+    there = _node(peer, b, f"peer {b.name}")
+    if a.priority == b.priority:
+        found.append(Finding("KA011", "warning", a.file, a.line,
+                             f"{a.name}: both nodes have priority {a.priority}; the tie goes "
+                             "to the higher IP address, not to the node you intend",
+                             "give the intended master the higher priority"))
+    master, backup = (here, there) if (a.priority, a.state == "MASTER") >= (
+        b.priority, b.state == "MASTER") else (there, here)
+    master_config, master_instance = (mine, a) if master is here else (peer, b)
+    weighted = False
+    for scenario in arithmetic.scenarios(master, backup):
+        track = next(t for t, _ in tracked_with_weight(master_config, master_instance)
+                     if t.name == scenario.failing)
+        weighted = weighted or scenario.master != arithmetic.FAULT
+        if not scenario.takes_over:
+            found.append(Finding(
+                "KA010", "error", track.file, track.line,
+                f"{scenario.failing} failing alone on the master ({master.label}) never moves "
+                f"the VIPs: its priority drops to {scenario.master}, the backup stays at "
+                f"{scenario.backup}",
+                "make the weight exceed the priority gap, or use weight 0 (FAULT)"))
+    lines = [f"{a.name}: priority table (intended master: {master.label})",
+             *("  " + row for row in arithmetic.table(master, backup))]
+    fault = arithmetic.takeover_time(False, a.advert_int, backup.priority)
+    slow = arithmetic.takeover_time(True, a.advert_int, backup.priority)
+    lines.append(f"  expected takeover: FAULT (weight 0) ≈ {fault:.1f} s; weighted ≈ {slow:.1f} s"
+                 + ("" if weighted else " (not used here)"))
+    return found, lines

@@ -1,0 +1,135 @@
+"""Script traps: what keepalived does with a vrrp_script that operators do not expect.
+
+The worst one: a script keepalived cannot exec — missing file, or a shebang interpreter that
+is gone (a deleted virtualenv) — counts as *success*, so the instance runs as if healthy
+forever. These checks look at the real filesystem only when the script exists here; linting a
+config copied from elsewhere says "not checked here" instead of guessing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import stat
+from typing import NamedTuple
+
+from lbcheck.lint.findings import Finding
+
+_PROCESS_ONLY = re.compile(r"(^|/)(killall\s+-0|pidof|pgrep)\b")
+_DEADLINE = re.compile(r"--deadline[= ](\S+)")
+
+
+class Script(NamedTuple):
+    name: str
+    command: str
+    file: str
+    line: int
+    interval: float = 1.0
+    timeout: float | None = None  # keepalived's default is the interval
+
+
+def program(command: str) -> str:
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    return words[0] if words else ""
+
+
+def check_exec(script: Script, security: bool, on_host: bool) -> tuple[list[Finding], list[str]]:
+    """Missing, not executable, dead shebang, insecure path; returns findings and notes."""
+    findings: list[Finding] = []
+    prog = program(script.command)
+    path = prog if prog.startswith("/") else shutil.which(prog) or ""
+    where = (script.file, script.line)
+    if not path or not os.path.exists(path):
+        if on_host:
+            findings.append(Finding(
+                "KA020", "error", *where,
+                f"vrrp_script {script.name}: {prog} does not exist; keepalived cannot exec it "
+                "and counts the script as SUCCEEDING, so this check never fails",
+                f"install {prog} or fix the path (`lbcheck haproxy` if it was a deleted venv)"))
+            return findings, []
+        return findings, [f"{script.name}: {prog} not checked here (not on this machine)"]
+    info = os.stat(path)
+    if not info.st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
+        findings.append(Finding(
+            "KA021", "error", *where,
+            f"vrrp_script {script.name}: {path} is not executable; keepalived counts a script "
+            "it cannot exec as succeeding", f"chmod 755 {path}"))
+    interpreter = _shebang(path)
+    if interpreter and not os.path.exists(interpreter):
+        findings.append(Finding(
+            "KA022", "error", *where,
+            f"vrrp_script {script.name}: {path} starts with #!{interpreter}, which does not "
+            "exist (deleted virtualenv?); keepalived counts the script as succeeding",
+            f"reinstall the tool or fix the shebang of {path}"))
+    if security:
+        findings += _insecure_components(script, path)
+    return findings, []
+
+
+def _shebang(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(256)
+    except OSError:
+        return ""
+    if not first.startswith(b"#!"):
+        return ""
+    words = first[2:].decode(errors="replace").split()
+    return words[0] if words else ""
+
+
+def _insecure_components(script: Script, path: str) -> list[Finding]:
+    """enable_script_security: every component root-owned, not group/world writable."""
+    found = []
+    current = os.path.realpath(path)
+    while True:
+        info = os.stat(current)
+        if info.st_uid != 0 or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            why = "not owned by root" if info.st_uid != 0 else "group/world writable"
+            found.append(Finding(
+                "KA023", "error", script.file, script.line,
+                f"vrrp_script {script.name}: with enable_script_security, {current} is {why}: "
+                "keepalived disables the script and the instance runs untracked",
+                f"chown root:root {current} && chmod go-w {current}"))
+        parent = os.path.dirname(current)
+        if parent == current:
+            return found
+        current = parent
+
+
+def check_command(script: Script) -> list[Finding]:
+    """Process-only checks, and lbcheck deadlines that keepalived's timeout would cut."""
+    found = []
+    where = (script.file, script.line)
+    if _PROCESS_ONLY.search(script.command):
+        found.append(Finding(
+            "KA024", "warning", *where,
+            f"vrrp_script {script.name}: `{script.command}` only asks whether a process "
+            "exists; a hung (SIGSTOPped) or zombie haproxy passes it and the VIP never moves",
+            'script "/usr/local/bin/lbcheck haproxy" (or track_process for process-only)'))
+    timeout = script.timeout if script.timeout is not None else script.interval
+    if script.timeout is not None and script.timeout > script.interval:
+        found.append(Finding(
+            "KA025", "warning", *where,
+            f"vrrp_script {script.name}: timeout {script.timeout:g} s > interval "
+            f"{script.interval:g} s; a run still going at the next interval is skipped, so a "
+            "slow check delays failover by whole intervals",
+            f"timeout {script.interval:g} (a check must answer within its interval)"))
+    if program(script.command).rsplit("/", 1)[-1] == "lbcheck":
+        match = _DEADLINE.search(script.command)
+        try:
+            deadline = float(match.group(1)) if match else 0.8
+        except ValueError:
+            deadline = 0.8
+        if deadline >= timeout:
+            found.append(Finding(
+                "KA026", "error", *where,
+                f"vrrp_script {script.name}: lbcheck --deadline {deadline:g} s is not below "
+                f"keepalived's timeout {timeout:g} s; keepalived kills the check before it "
+                "answers", f"--deadline {max(0.1, timeout - 0.2):g}"))
+    return found
