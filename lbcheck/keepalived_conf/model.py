@@ -81,6 +81,7 @@ class Instance(NamedTuple):
     track_processes: tuple[Track, ...] = ()
     track_files: tuple[Track, ...] = ()
     notify: tuple[tuple[str, str, int], ...] = ()  # (keyword, command, line)
+    version: int | None = None  # `version` in the instance; None: global_defs' vrrp_version
 
     @property
     def family(self) -> int | None:
@@ -111,6 +112,7 @@ class GlobalDefs(NamedTuple):
     script_user: str | None = None
     notify_fifo: str | None = None
     notify_fifo_script: str | None = None
+    vrrp_version: int = 2
     file: str = ""
     line: int = 0
 
@@ -132,6 +134,10 @@ class KeepalivedConfig(NamedTuple):
     def instances_in_group(self, group: str) -> tuple[Instance, ...]:
         found = next((g for g in self.sync_groups if g.name == group), None)
         return tuple(i for i in self.instances if found and i.name in found.members)
+
+    def version_of(self, instance: Instance) -> int:
+        """VRRP version in force: the instance's own, else global_defs' (default 2)."""
+        return instance.version or self.global_defs.vrrp_version
 
     def script_weight(self, track: Track) -> int:
         """The weight keepalived applies: the track_script entry's, else the script's own."""
@@ -188,6 +194,7 @@ def _global_defs(node: Node) -> GlobalDefs:
         script_user=_value(node, "script_user"),
         notify_fifo=fifo,
         notify_fifo_script=" ".join(fifo_script.args) if fifo_script else None,
+        vrrp_version=int(_number(node, "vrrp_version", 2)),
         file=node.file, line=node.line)
 
 
@@ -238,7 +245,8 @@ def _instance(node: Node, name: str) -> Instance:
         track_scripts=_tracks(node.first("track_script")),
         track_processes=_tracks(node.first("track_process")),
         track_files=_tracks(node.first("track_file")),
-        notify=_notify(node))
+        notify=_notify(node),
+        version=int(_number(node, "version", 0)) or None)
 
 
 def _group(node: Node, name: str) -> SyncGroup:

@@ -160,6 +160,9 @@ def invalid_values(config: KeepalivedConfig) -> list[Finding]:
             problems.append(f"priority {i.priority} is not 1..255")
         if i.advert_int <= 0:
             problems.append(f"advert_int {i.advert_int:g} is not positive")
+        elif config.version_of(i) == 2 and i.advert_int != int(i.advert_int):
+            problems.append(f"advert_int {i.advert_int:g} is fractional, which VRRPv2 cannot "
+                            "carry (set vrrp_version 3 for sub-second adverts)")
         if not i.interface:
             problems.append("no interface")
         if problems:
