@@ -128,8 +128,10 @@ class Lab:
         prefix = ["ip", "netns", "exec", namespace]
         if user:
             prefix += ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+        # cwd="/": `python -m` puts cwd first on sys.path, and in the checkout the source
+        # lbcheck/ would shadow the installed package.
         return subprocess.run([*prefix, *argv], capture_output=True, text=True, timeout=timeout,
-                              check=False)
+                              check=False, cwd="/")
 
     def announce(self, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
         """`python -m lbcheck.notify.announce` inside the announcer namespace."""
@@ -241,7 +243,7 @@ def test_an_address_removed_between_bursts_stops_being_announced(lab: Lab) -> No
     announcer = subprocess.Popen(
         ["ip", "netns", "exec", lab.announcer, sys.executable, "-m", "lbcheck.notify.announce",
          "--count", "3", "--interval", "1.5", vip],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/",
     )
     try:
         assert capture.process.stdout is not None
