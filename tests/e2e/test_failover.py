@@ -1,0 +1,127 @@
+"""Real keepalived, real haproxy, lbcheck as vrrp_script, lbnotify on the notify FIFO.
+
+Each scenario breaks n1 (the master, priority 150) while the client polls both VIPs every
+50 ms, and measures the client-seen outage per family. Bounds are generous (shared, noisy
+machines); `bin/bench lab` prints the measured table. Targets: killed ≤ 1.2 s, hung ≤ 2.0 s,
+zombie ≤ 1.2 s, backends down ≤ haproxy's detection + 1.0 s.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import NamedTuple
+
+import pytest
+
+from tests.lab.lab import Lab, outage, stop_poll
+from tests.lab.topology import VIP4, VIP6, host
+
+pytestmark = pytest.mark.e2e
+
+BOUNDS = {"killed": 3.0, "hung": 3.5, "zombie": 3.0, "backends": 4.0, "keepalived": 6.0,
+          "interface": 4.0}
+
+
+class Failover(NamedTuple):
+    fault: str
+    at: float
+    ipv4: float
+    ipv6: float
+
+
+def break_n1(lab: Lab, fault: str) -> Failover:
+    lab.wait_for_master("n1", 25)
+    process, out = lab.poll(40)
+    time.sleep(1.5)
+    at = time.time()
+    lab.inject("n1", fault)
+    try:
+        lab.wait_for_master("n2", 15)
+        time.sleep(1.0)
+    finally:
+        rows = stop_poll(process, out)
+    return Failover(fault, at, outage(rows, "ipv4", at), outage(rows, "ipv6", at))
+
+
+def recover_n1(lab: Lab, fault: str) -> None:
+    if fault == "hung":
+        for pid in lab.pids("n1", "haproxy"):
+            lab_signal(pid, signal.SIGCONT)
+    elif fault == "interface":
+        lab.exec("n1", "ip", "link", "set", "eth0", "up")
+    else:
+        lab.restart_node("n1")
+    lab.wait_for_master("n1", 25)  # preempt (the default): n1 takes the VIPs back
+
+
+def lab_signal(pid: int, signum: int) -> None:
+    import os
+
+    os.kill(pid, signum)
+
+
+def transitions(lab: Lab, node: str, since: float) -> list[tuple[str | None, str]]:
+    from datetime import datetime
+
+    found = []
+    for entry in lab.log(node):
+        if entry.get("event") != "vrrp_event":
+            continue
+        when = datetime.fromisoformat(entry["timestamp"]).timestamp()
+        if when >= since:
+            found.append((entry["previous"], entry["state"]))
+    return found
+
+
+@pytest.mark.parametrize("fault", ["killed", "hung", "zombie", "backends", "interface",
+                                   "keepalived"])
+def test_failover(lab: Lab, fault: str) -> None:
+    """n1 breaks: both VIPs move to n2 within bounds, alone, announced, logged in order."""
+    result = break_n1(lab, fault)
+    try:
+        assert {"n1": set(), "n2": {VIP4, VIP6}} == lab.holders()
+        assert result.ipv4 <= BOUNDS[fault], result
+        assert result.ipv6 <= BOUNDS[fault], result
+        assert abs(result.ipv4 - result.ipv6) < 1.0, result  # the families move together
+        n2_mac = host("n2").mac
+        assert (n2_mac, n2_mac) == (lab.neighbour_mac(VIP4), lab.neighbour_mac(VIP6))
+        assert ("BACKUP", "MASTER") in transitions(lab, "n2", result.at)
+        if fault != "keepalived":  # with keepalived gone nothing on n1 can report
+            assert "FAULT" in [state for _, state in transitions(lab, "n1", result.at)]
+    finally:
+        recover_n1(lab, fault)
+    print(f"\n{fault}: client-seen outage IPv4 {result.ipv4:.2f} s, IPv6 {result.ipv6:.2f} s")
+
+
+def test_one_trigger_and_one_resolve_per_fault_episode(lab: Lab) -> None:
+    """A hung haproxy on n1 and its recovery page exactly once each (dedup key per instance)."""
+    before = len(fault_pages(lab, "n1"))
+    result = break_n1(lab, "hung")
+    recover_n1(lab, "hung")
+    time.sleep(1.5)  # the FIFO reader delivers within its budget
+    pages = fault_pages(lab, "n1")[before:]
+    assert ["trigger", "resolve"] == [p["action"] for p in pages], (result, pages)
+    assert 1 == len({p["dedup_key"] for p in pages})
+
+
+def fault_pages(lab: Lab, node: str) -> list[dict]:
+    import json
+
+    pages = [json.loads(r["body"]) for r in lab.log(node, "pages.jsonl")]
+    return [p for p in pages if p.get("dedup_key", "").endswith(":fault")]
+
+
+def test_failback_with_preempt_is_short(lab: Lab) -> None:
+    """After recovery n1 (higher priority) takes the VIPs back; the client barely notices."""
+    break_n1(lab, "killed")
+    lab.restart_node("n1")
+    process, out = lab.poll(40)
+    at = time.time()
+    try:
+        lab.wait_for_master("n1", 25)
+        time.sleep(1.0)
+    finally:
+        rows = stop_poll(process, out)
+    assert outage(rows, "ipv4", at) <= 3.0
+    assert outage(rows, "ipv6", at) <= 3.0

@@ -1,0 +1,256 @@
+"""The two-node lab: bring it up and down, see who holds the VIPs, inject faults, measure.
+
+Each node lives in its own network namespace *and* its own PID + mount namespace (a shared
+PID namespace would let n1's process check see n2's haproxy), with tests/lab/node_init.py as
+PID 1. Nodes are taken down with SIGKILL on their `unshare` (--kill-child), which ends every
+process in them. All waits are bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from itertools import pairwise
+from pathlib import Path
+
+from tests.lab import topology
+from tests.lab.render import node_files
+from tests.lab.topology import VIP4, VIP6, host, netns
+
+HERE = Path(__file__).resolve().parent
+RECEIVER = HERE.parent / "receiver.py"
+PRIORITY = {"n1": 150, "n2": 100}
+STATE_FILE = "lab.json"
+
+
+class LabError(Exception):
+    """The lab did not reach the state asked for within its bound."""
+
+
+class Lab:
+    def __init__(self, workdir: Path, check: str = "lbcheck",
+                 variant: str = "keepalived.conf") -> None:
+        self.workdir = workdir
+        self.check = check
+        self.variant = variant
+        self.nodes: dict[str, subprocess.Popen[bytes]] = {}
+        saved = workdir / STATE_FILE
+        self.saved: dict[str, int] = (json.loads(saved.read_text()).get("unshare", {})
+                                      if saved.exists() else {})
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def up(self, timeout: float = 30.0) -> None:
+        self.down()
+        for name in PRIORITY:
+            shutil.rmtree(self.workdir / name, ignore_errors=True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        topology.create()
+        for name in PRIORITY:
+            self.start_node(name)
+        self._save()
+        self.wait_for_master("n1", timeout)
+
+    def _save(self) -> None:
+        self.saved = {n: p.pid for n, p in self.nodes.items()}
+        (self.workdir / STATE_FILE).write_text(json.dumps(
+            {"check": self.check, "variant": self.variant, "unshare": self.saved}))
+
+    def start_node(self, name: str, timeout: float = 10.0) -> None:
+        workdir = self.workdir / name  # kept across restarts: lbnotify's memory lives there
+        (workdir / "init.ready").unlink(missing_ok=True)
+        files = node_files(name, workdir, PRIORITY[name], self.check, self.variant)
+        spec = {"node": name, "dir": str(workdir), "web_ports": [8081, 8082],
+                "receiver": str(RECEIVER), "receiver_port": 8099, **files}
+        self.nodes[name] = subprocess.Popen(
+            ["ip", "netns", "exec", host(name).netns, "unshare", "--pid", "--fork",
+             "--mount-proc", "--uts", "--kill-child=SIGKILL", sys.executable,
+             str(HERE / "node_init.py"), json.dumps(spec)],
+            stdout=subprocess.DEVNULL, stderr=open(workdir / "init.log", "ab"),  # noqa: SIM115
+            start_new_session=True)
+        _wait(lambda: (workdir / "init.ready").exists() and self._haproxy_answers(name),
+              timeout, f"{name} did not start: see {workdir}/init.log and services.log")
+
+    def stop_node(self, name: str) -> None:
+        """SIGKILL the node's unshare: the kernel ends every process in its PID namespace."""
+        process = self.nodes.pop(name, None)
+        if process is not None:
+            process.kill()
+            process.wait(timeout=10)
+        elif name in self.saved:
+            _kill(self.saved[name], signal.SIGKILL)
+        for pid in self.pids(name):
+            _kill(pid, signal.SIGKILL)
+
+    def restart_node(self, name: str) -> None:
+        self.stop_node(name)
+        self.start_node(name)
+        self._save()
+
+    def down(self) -> None:
+        """Remove everything the lab made, even if this process did not make it."""
+        for name in list(self.nodes):
+            self.stop_node(name)
+        saved = self.workdir / STATE_FILE
+        if saved.exists():
+            for pid in json.loads(saved.read_text()).get("unshare", {}).values():
+                _kill(int(pid), signal.SIGKILL)
+            saved.unlink()
+        for ns in topology.ours():
+            for pid in topology.run("ip", "netns", "pids", ns, check=False).stdout.split():
+                _kill(int(pid), signal.SIGKILL)
+        topology.destroy()
+
+    # -- looking -----------------------------------------------------------------------------
+
+    def holders(self) -> dict[str, set[str]]:
+        """Which node holds which VIP, from each node's own addresses."""
+        found: dict[str, set[str]] = {}
+        for name in PRIORITY:
+            out = netns(host(name).netns, "ip", "addr", "show", "dev", "eth0", check=False).stdout
+            found[name] = {vip for vip in (VIP4, VIP6) if f" {vip}/" in out}
+        return found
+
+    def wait_for_master(self, name: str, timeout: float) -> float:
+        """Seconds until ``name`` alone holds both VIPs; LabError after ``timeout``."""
+        started = time.monotonic()
+        _wait(lambda: self.holders() == {n: ({VIP4, VIP6} if n == name else set())
+                                         for n in PRIORITY},
+              timeout, f"{name} did not become sole master: {self.holders()}")
+        return time.monotonic() - started
+
+    def pids(self, name: str, comm: str | None = None) -> list[int]:
+        """Host pids of the processes in node ``name`` (optionally only those called comm)."""
+        out = topology.run("ip", "netns", "pids", host(name).netns, check=False).stdout.split()
+        pids = [int(p) for p in out]
+        return [p for p in pids if comm is None or _comm(p) == comm]
+
+    def log(self, name: str, kind: str = "lbcheck.jsonl") -> list[dict]:
+        path = self.workdir / name / kind
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def neighbour_mac(self, address: str) -> str:
+        out = netns(host("c").netns, "ip", "neigh", "show", address, check=False).stdout
+        words = out.split()
+        return words[words.index("lladdr") + 1] if "lladdr" in words else ""
+
+    def _haproxy_answers(self, name: str) -> bool:
+        return bool(self.pids(name, "haproxy")) and bool(self.pids(name, "keepalived"))
+
+    # -- faults ------------------------------------------------------------------------------
+
+    def inject(self, name: str, fault: str) -> None:
+        """killed | hung | zombie | backends | keepalived | interface — on node ``name``."""
+        haproxy = self.pids(name, "haproxy")
+        if fault in ("killed", "zombie"):
+            self.exec(name, "touch", "/run/haproxy.norestart")  # the sitter must not restart it
+        if fault == "zombie":
+            sitter = [p for p in self.pids(name, "python3") + self.pids(name, "python")
+                      if b"haproxy.norestart" in _cmdline(p)]
+            for pid in sitter:
+                _kill(pid, signal.SIGSTOP)  # a parent that does not reap
+        if fault in ("killed", "zombie"):
+            for pid in haproxy:
+                _kill(pid, signal.SIGKILL)
+        elif fault == "hung":
+            for pid in haproxy:
+                _kill(pid, signal.SIGSTOP)
+        elif fault == "backends":
+            for pid in self.pids(name):
+                if b"BaseHTTPRequestHandler" in _cmdline(pid):
+                    _kill(pid, signal.SIGKILL)
+        elif fault == "keepalived":  # stopped, as `systemctl stop keepalived` does it
+            # (SIGKILL would leave the VIPs configured on this node while the peer takes
+            # over: both hold them. Measured in this lab; a crash needs a cleanup hook.)
+            for pid in self.pids(name, "keepalived"):
+                _kill(pid, signal.SIGTERM)
+        elif fault == "interface":
+            netns(host(name).netns, "ip", "link", "set", "eth0", "down")
+        else:
+            raise LabError(f"unknown fault {fault!r}")
+
+    def exec(self, name: str, *argv: str) -> subprocess.CompletedProcess[str]:
+        """Run a command inside the node's PID + mount + network namespaces."""
+        init = self._init_pid(name)
+        return subprocess.run(["nsenter", "-t", str(init), "-p", "-m", "-n", *argv],
+                              capture_output=True, text=True, timeout=20, check=False)
+
+    def _init_pid(self, name: str) -> int:
+        process = self.nodes.get(name)
+        parent = process.pid if process is not None else self.saved.get(name)
+        for pid in self.pids(name):
+            if _ppid(pid) == parent:
+                return pid
+        raise LabError(f"{name} has no init")
+
+    # -- the client ----------------------------------------------------------------------------
+
+    def poll(self, duration: float) -> tuple[subprocess.Popen[bytes], Path]:
+        """Start the client's 50 ms poller on both VIPs for ``duration`` seconds."""
+        out = self.workdir / f"poll-{time.time_ns()}.jsonl"
+        process = subprocess.Popen(["ip", "netns", "exec", host("c").netns, sys.executable,
+                                    str(HERE / "poller.py"), VIP4, VIP6, str(duration),
+                                    str(out)], cwd="/")
+        return process, out
+
+
+def stop_poll(process: subprocess.Popen[bytes], out: Path) -> list[dict]:
+    """Stop the poller (it writes what it saw) and return its rows."""
+    process.terminate()
+    process.wait(timeout=10)
+    return [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+
+
+def outage(rows: list[dict], family: str, fault_at: float) -> float:
+    """The longest gap between two successful requests that spans or follows the fault."""
+    times = [r["t"] for r in rows if r["family"] == family and r["ok"]]
+    after = [t for t in times if t > fault_at]
+    if not after:
+        return float("inf")
+    before = [t for t in times if t <= fault_at]
+    points = ([before[-1]] if before else [fault_at]) + after
+    return max((b - a for a, b in pairwise(points)), default=0.0)
+
+
+def _wait(predicate, timeout: float, message: str) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise LabError(message)
+
+
+def _kill(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _ppid(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1

@@ -1,0 +1,86 @@
+"""PID 1 of a lab node: its own /run, its services, and the orphan reaping an init owes.
+
+Runs inside `ip netns exec NODE unshare --pid --fork --mount-proc`, as root, stdlib only.
+It mounts a private /run (so keepalived, haproxy and lbcheck use their Debian default paths
+without colliding with the other node), starts two web servers, the paging receiver, haproxy
+under a "sitter" parent, and keepalived, then reaps every orphan forever. PID 1 ignores
+SIGTERM from outside its namespace: the lab takes a node down with SIGKILL.
+
+The sitter exists for the zombie scenario: haproxy's parent is the sitter, not init, so
+SIGSTOPping the sitter and killing haproxy leaves a zombie nobody reaps — as on a host
+whose supervisor does not reap. The sitter writes /run/haproxy.pid, like Debian's unit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+WEB = r"""
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+node, port = sys.argv[1], int(sys.argv[2])
+class Hello(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"{node}\\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+ThreadingHTTPServer(("127.0.0.1", port), Hello).serve_forever()
+"""
+
+
+SITTER = r"""
+import os, signal, subprocess, sys, time
+cfg = sys.argv[1]
+while True:
+    p = subprocess.Popen(["haproxy", "-db", "-f", cfg])
+    with open("/run/haproxy.pid", "w") as fh:
+        fh.write(f"{p.pid}\n")
+    p.wait()
+    if os.path.exists("/run/haproxy.norestart"):
+        while os.path.exists("/run/haproxy.norestart"):
+            time.sleep(0.1)
+    time.sleep(0.2)
+"""
+
+
+def main() -> int:
+    spec = json.loads(sys.argv[1])
+    node, workdir = spec["node"], spec["dir"]
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)
+    subprocess.run(["hostname", node], check=True)  # own UTS namespace: pages name the node
+    os.makedirs("/run/haproxy", exist_ok=True)
+    os.makedirs("/run/keepalived", exist_ok=True)
+    if spec.get("haproxy_down"):
+        open("/run/haproxy.norestart", "w").close()
+    log = open(os.path.join(workdir, "services.log"), "ab")  # noqa: SIM115 - lives with init
+    for port in spec["web_ports"]:  # processes, so a scenario can take the backends down
+        subprocess.Popen([sys.executable, "-c", WEB, node, str(port)], stdout=log, stderr=log)
+    env = {**os.environ, "LBCHECK_CONFIG": spec["lbcheck_config"]}
+    subprocess.Popen([sys.executable, spec["receiver"], "--port", str(spec["receiver_port"]),
+                      "--record", os.path.join(workdir, "pages.jsonl")], stdout=log, stderr=log,
+                     env=env)
+    subprocess.Popen([sys.executable, "-c", SITTER, spec["haproxy_cfg"]], stdout=log,
+                     stderr=log)
+    subprocess.Popen(["keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp",
+                      "-f", spec["keepalived_conf"]],
+                     stdout=open(os.path.join(workdir, "keepalived.log"), "ab"),  # noqa: SIM115
+                     stderr=subprocess.STDOUT, env=env)
+    with open(os.path.join(workdir, "init.ready"), "w") as fh:
+        fh.write(f"{os.getpid()}\n")
+    while True:  # reap orphans forever, as an init must
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Render examples/ into a node's files: the examples are what the lab runs, not decoration.
+
+The examples hold production values; the lab substitutes literal strings (paths, the
+router id, the backup's priority, the check for the killall baseline) and fails loudly if an
+example stops containing one, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+BIN = Path(sys.executable).parent
+
+
+CHECKS = {
+    "lbcheck": "{bin}/lbcheck --config {config} haproxy --backend app",
+    "killall": "/usr/bin/killall -0 haproxy",  # the glue lbcheck replaces: the baseline
+}
+
+
+def substitute(text: str, replacements: dict[str, str]) -> str:
+    for old, new in replacements.items():
+        if old not in text:
+            raise ValueError(f"example no longer contains {old!r}: update tests/lab/render.py")
+        text = text.replace(old, new)
+    return text
+
+
+def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
+               variant: str = "keepalived.conf") -> dict[str, str]:
+    """Write this node's keepalived.conf, haproxy.cfg and lbcheck.toml from examples/."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "lbcheck.toml"
+    script = CHECKS[check].format(bin=BIN, config=config)
+    conf = substitute((EXAMPLES / variant).read_text(), {
+        "router_id lb1": f"router_id {node}",
+        "priority 150": f"priority {priority}",
+        '"/usr/local/bin/lbnotify fifo"': f'"{BIN}/lbnotify --config {config} fifo"',
+        '"/usr/local/bin/lbcheck haproxy --backend app"': f'"{script}"',
+    })
+    if not _secure(BIN):  # e.g. a checkout under /tmp: keepalived would disable the scripts
+        conf = conf.replace("    enable_script_security\n", "")
+    toml = substitute((EXAMPLES / "lbcheck.toml").read_text(), {
+        'target = "syslog"': f'target = "{workdir}/lbcheck.jsonl"',
+        "/etc/keepalived/keepalived.conf": str(workdir / "keepalived.conf"),
+        "/var/lib/lbcheck/state": str(workdir / "state"),
+        "/var/lib/lbcheck/outbox": str(workdir / "outbox"),
+        "https://alerts.example.net/lbcheck": "http://127.0.0.1:8099/lbcheck",
+    })
+    files = {"keepalived_conf": workdir / "keepalived.conf",
+             "haproxy_cfg": workdir / "haproxy.cfg", "lbcheck_config": config}
+    files["keepalived_conf"].write_text(conf)
+    files["haproxy_cfg"].write_text((EXAMPLES / "haproxy.cfg").read_text())
+    config.write_text(toml)
+    config.chmod(0o600)
+    return {k: str(v) for k, v in files.items()}
+
+
+def _secure(path: Path) -> bool:
+    """enable_script_security's rule: every component root-owned, not group/world writable."""
+    for part in (path, *path.parents):
+        info = os.stat(part)
+        if info.st_uid != 0 or info.st_mode & 0o022:
+            return False
+    return True
