@@ -8,9 +8,7 @@ zombie ≤ 1.2 s, backends down ≤ haproxy's detection + 1.0 s.
 
 from __future__ import annotations
 
-import signal
 import time
-from typing import NamedTuple
 
 import pytest
 
@@ -21,44 +19,6 @@ pytestmark = pytest.mark.e2e
 
 BOUNDS = {"killed": 3.0, "hung": 3.5, "zombie": 3.0, "backends": 4.0, "keepalived": 6.0,
           "interface": 4.0}
-
-
-class Failover(NamedTuple):
-    fault: str
-    at: float
-    ipv4: float
-    ipv6: float
-
-
-def break_n1(lab: Lab, fault: str) -> Failover:
-    lab.wait_for_master("n1", 25)
-    process, out = lab.poll(40)
-    time.sleep(1.5)
-    at = time.time()
-    lab.inject("n1", fault)
-    try:
-        lab.wait_for_master("n2", 15)
-        time.sleep(1.0)
-    finally:
-        rows = stop_poll(process, out)
-    return Failover(fault, at, outage(rows, "ipv4", at), outage(rows, "ipv6", at))
-
-
-def recover_n1(lab: Lab, fault: str) -> None:
-    if fault == "hung":
-        for pid in lab.pids("n1", "haproxy"):
-            lab_signal(pid, signal.SIGCONT)
-    elif fault == "interface":
-        lab.exec("n1", "ip", "link", "set", "eth0", "up")
-    else:
-        lab.restart_node("n1")
-    lab.wait_for_master("n1", 25)  # preempt (the default): n1 takes the VIPs back
-
-
-def lab_signal(pid: int, signum: int) -> None:
-    import os
-
-    os.kill(pid, signum)
 
 
 def transitions(lab: Lab, node: str, since: float) -> list[tuple[str | None, str]]:
@@ -78,7 +38,7 @@ def transitions(lab: Lab, node: str, since: float) -> list[tuple[str | None, str
                                    "keepalived"])
 def test_failover(lab: Lab, fault: str) -> None:
     """n1 breaks: both VIPs move to n2 within bounds, alone, announced, logged in order."""
-    result = break_n1(lab, fault)
+    result = lab.measure(fault)
     try:
         assert {"n1": set(), "n2": {VIP4, VIP6}} == lab.holders()
         assert result.ipv4 <= BOUNDS[fault], result
@@ -90,15 +50,15 @@ def test_failover(lab: Lab, fault: str) -> None:
         if fault != "keepalived":  # with keepalived gone nothing on n1 can report
             assert "FAULT" in [state for _, state in transitions(lab, "n1", result.at)]
     finally:
-        recover_n1(lab, fault)
+        lab.recover(fault)
     print(f"\n{fault}: client-seen outage IPv4 {result.ipv4:.2f} s, IPv6 {result.ipv6:.2f} s")
 
 
 def test_one_trigger_and_one_resolve_per_fault_episode(lab: Lab) -> None:
     """A hung haproxy on n1 and its recovery page exactly once each (dedup key per instance)."""
     before = len(fault_pages(lab, "n1"))
-    result = break_n1(lab, "hung")
-    recover_n1(lab, "hung")
+    result = lab.measure("hung")
+    lab.recover("hung")
     time.sleep(1.5)  # the FIFO reader delivers within its budget
     pages = fault_pages(lab, "n1")[before:]
     assert ["trigger", "resolve"] == [p["action"] for p in pages], (result, pages)
@@ -114,7 +74,7 @@ def fault_pages(lab: Lab, node: str) -> list[dict]:
 
 def test_failback_with_preempt_is_short(lab: Lab) -> None:
     """After recovery n1 (higher priority) takes the VIPs back; the client barely notices."""
-    break_n1(lab, "killed")
+    lab.measure("killed")
     lab.restart_node("n1")
     process, out = lab.poll(40)
     at = time.time()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import sys
 import time
 from itertools import pairwise
 from pathlib import Path
+from typing import NamedTuple
 
 from tests.lab import topology
 from tests.lab.render import node_files
@@ -30,6 +32,13 @@ STATE_FILE = "lab.json"
 
 class LabError(Exception):
     """The lab did not reach the state asked for within its bound."""
+
+
+class Failover(NamedTuple):
+    fault: str
+    at: float  # when the fault was injected (epoch seconds)
+    ipv4: float  # client-seen outage, seconds
+    ipv6: float
 
 
 class Lab:
@@ -189,6 +198,44 @@ class Lab:
             if _ppid(pid) == parent:
                 return pid
         raise LabError(f"{name} has no init")
+
+    # -- measuring -----------------------------------------------------------------------------
+
+    def measure(self, fault: str, timeout: float = 15.0) -> Failover:
+        """Break n1 while the client polls; the client-seen outage per family.
+
+        An outage is ``inf`` when the VIPs never moved within ``timeout`` (the `killall -0`
+        baseline with a hung or zombie haproxy).
+        """
+        self.wait_for_master("n1", 25)
+        process, out = self.poll(timeout + 10)
+        # A random moment within keepalived's 1 s script interval: a fixed one would measure
+        # the phase between our injection and keepalived's schedule, not the check.
+        time.sleep(1.5 + random.random())
+        at = time.time()
+        self.inject("n1", fault)
+        moved = True
+        try:
+            self.wait_for_master("n2", timeout)
+            time.sleep(1.0)
+        except LabError:
+            moved = False
+        finally:
+            rows = stop_poll(process, out)
+        if not moved:
+            return Failover(fault, at, float("inf"), float("inf"))
+        return Failover(fault, at, outage(rows, "ipv4", at), outage(rows, "ipv6", at))
+
+    def recover(self, fault: str) -> None:
+        """Undo ``fault`` on n1 and wait for it to take the VIPs back (preempt)."""
+        if fault == "hung":
+            for pid in self.pids("n1", "haproxy"):
+                _kill(pid, signal.SIGCONT)
+        elif fault == "interface":
+            self.exec("n1", "ip", "link", "set", "eth0", "up")
+        else:
+            self.restart_node("n1")
+        self.wait_for_master("n1", 25)
 
     # -- the client ----------------------------------------------------------------------------
 
