@@ -106,6 +106,7 @@ def judge_backends(backends: dict[str, Backend], limits: list[Limit]) -> Sample:
     short: list[str] = []
     missing: list[str] = []
     fine: list[str] = []
+    needs: list[tuple[int, int]] = []
     details: list[str] = []
     metrics: list[tuple[str, float]] = []
     for limit in limits:
@@ -118,7 +119,10 @@ def judge_backends(backends: dict[str, Backend], limits: list[Limit]) -> Sample:
         need = -(-limit.minimum * total // 100) if limit.percent else limit.minimum
         line = f"{backend.name}: {usable}/{total} UP"
         details.append(f"{line} (need {need}){note}{_down_list(backend)}")
+        needs.append((need, usable))
         (short if usable < need else fine).append(f"{line}, need {need}{note}")
+    shortfall = sum(max(0, need - usable) for need, usable in needs)
+    metrics.append(("shortfall", float(shortfall)))  # graded track_file value (watch)
     state = State.CRITICAL if short else State.UNKNOWN if missing else State.OK
     summary = "; ".join(short + missing) or "; ".join(fine)
     return Sample("backends", state, summary, metrics=tuple(metrics), details=tuple(details))

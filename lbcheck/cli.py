@@ -195,6 +195,67 @@ def lint(opts: Options, conf: str, peer: str | None, on_host: bool | None) -> in
     return exit_code(report.findings)
 
 
+class WatchOptions(NamedTuple):
+    check: Options
+    track_file: str
+    interval: float
+    rise: int
+    fall: int
+    graded: bool
+    metrics_file: str | None
+    once: bool
+
+
+@cli.group()
+@click.option("--track-file", required=True, metavar="PATH",
+              help="keepalived track_file to write: 0 healthy, non-zero failed.")
+@click.option("--interval", type=click.FloatRange(0.05, 60), default=0.2, show_default=True,
+              help="Seconds between checks.")
+@click.option("--rise", type=click.IntRange(1, 100), default=3, show_default=True,
+              help="Consecutive successes before healthy again.")
+@click.option("--fall", type=click.IntRange(1, 100), default=2, show_default=True,
+              help="Consecutive failures before failed.")
+@click.option("--graded", is_flag=True,
+              help="Write the backend shortfall (254 if haproxy is down) for weighted tracking.")
+@click.option("--metrics-file", metavar="PATH",
+              help="Prometheus textfile (node_exporter textfile collector) to keep updated.")
+@click.option("--once", is_flag=True, help="One check, write the file, exit (for testing).")
+@click.pass_context
+def watch(ctx: click.Context, track_file: str, interval: float, rise: int, fall: int,
+          graded: bool, metrics_file: str | None, once: bool) -> None:
+    """Run a check in-process every interval and feed keepalived's track_file (no forks)."""
+    ctx.obj = WatchOptions(ctx.obj, track_file, interval, rise, fall, graded, metrics_file, once)
+
+
+@watch.command(name="haproxy")
+@_socket_option
+@click.option("--master-socket", metavar="PATH", help="Master CLI (haproxy -S) to ask for workers.")
+@click.option("--pidfile", metavar="PATH", help="HAProxy pidfile [/run/haproxy.pid if present].")
+@_backend_option
+@click.pass_obj
+def watch_haproxy(opts: WatchOptions, socket_path: str | None, master_socket: str | None,
+                  pidfile: str | None, limits: tuple) -> int:
+    """The same probes as `lbcheck haproxy`, in-process."""
+    from lbcheck.checks.haproxy import HaproxyTarget
+    from lbcheck.track_file import TrackFile
+    from lbcheck.watch import Watcher
+
+    section = opts.check.config.haproxy
+    target = HaproxyTarget(socket=socket_path or section.socket,
+                           pidfile=pidfile or section.pidfile,
+                           master_socket=master_socket or section.master_socket,
+                           limits=limits, check_backends=bool(limits))
+    try:
+        track = TrackFile(opts.track_file)
+        track.write(1)  # failed until proven healthy (rise), like keepalived's init_fail
+    except OSError as exc:
+        raise click.UsageError(f"cannot write track file {opts.track_file}: "
+                               f"{exc.strerror}") from None
+    watcher = Watcher(target, track, opts.interval, opts.rise, opts.fall, opts.check.deadline,
+                      opts.check.config.log, opts.graded, opts.metrics_file)
+    return watcher.run(once=opts.once)
+
+
 def _finish(opts: Options, command: str, params: object, run: Run,
             thresholds: tuple[str, ...] = ()) -> int:
     """Run the probes under one deadline, show the outcome, remember it, pick the exit code."""

@@ -11,7 +11,7 @@ import os
 import socket
 import sys
 import syslog
-from functools import partialmethod
+from functools import lru_cache, partialmethod
 from typing import Any, TextIO
 
 import structlog
@@ -59,8 +59,13 @@ def _sink(target: str, ident: str) -> Any:
     return _LineSink(open(target, "a", encoding="utf-8"))
 
 
+@lru_cache(maxsize=8)
 def get_logger(section: LogSection, ident: str) -> Any:
-    """A bound logger writing one JSON (or logfmt) line per event to ``section.target``."""
+    """A bound logger writing one JSON (or logfmt) line per event to ``section.target``.
+
+    Cached: long-running callers (the watcher, the FIFO reader) log many transitions, and
+    each new file sink would otherwise open the log file again.
+    """
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=False)
         if section.format == "json"

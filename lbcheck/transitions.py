@@ -40,11 +40,12 @@ def record(outcome: Outcome, key: str, state_dir: str, log: LogSection) -> str |
         os.replace(temp, path)
     except OSError as exc:
         return f"cannot record state in {state_dir}: {exc.strerror}"
-    _log_transition(outcome, key, old, log)
+    log_transition(outcome, key, old, log)
     return None
 
 
-def _log_transition(outcome: Outcome, key: str, old: str | None, section: LogSection) -> None:
+def log_transition(outcome: Outcome, key: str, old: str | None, section: LogSection) -> None:
+    """One structured line for a verdict change (structlog is imported here, not before)."""
     from lbcheck.log import get_logger
 
     level = "info" if outcome.state <= State.WARN else "error"

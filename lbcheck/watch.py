@@ -1,0 +1,94 @@
+"""`lbcheck watch`: the haproxy check in-process, every interval, feeding keepalived's track_file.
+
+A spawned check costs an interpreter start per run and detects on average half an interval
+late; shortening keepalived's interval multiplies the cost. The watcher pays the start-up once
+and checks every 100–200 ms. It writes the track file only when the filtered verdict (or, in
+graded mode, the value) changes, so keepalived re-reads it only when something happened.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+from lbcheck.checks.haproxy import HaproxyTarget, run
+from lbcheck.config import LogSection
+from lbcheck.deadline import Deadline, DeadlineExceeded
+from lbcheck.hysteresis import Hysteresis
+from lbcheck.outcome import Outcome, Sample, State
+from lbcheck.track_file import TrackFile
+from lbcheck.transitions import log_transition
+
+FAILED = 254  # graded value when haproxy itself is down: as bad as a priority can get
+METRICS_EVERY = 1.0  # seconds between metrics writes (a scrape every 15 s needs no more)
+
+
+class Watcher:
+    def __init__(self, target: HaproxyTarget, track: TrackFile, interval: float, rise: int,
+                 fall: int, deadline: float, log: LogSection, graded: bool = False,
+                 metrics_path: str | None = None) -> None:
+        self.target = target
+        self.track = track
+        self.interval = interval
+        self.deadline = deadline
+        self.log = log
+        self.graded = graded
+        self.verdict = Hysteresis(rise, fall, healthy=False)  # earn "healthy" at start-up
+        self.stopping = threading.Event()
+        self.metrics = None
+        if metrics_path:
+            from lbcheck.metrics import CheckMetrics
+
+            self.metrics = CheckMetrics(metrics_path)
+        self._metrics_due = 0.0
+        self.cycles = 0
+
+    def cycle(self) -> Outcome:
+        """One check: probes under the deadline, hysteresis, track file, log, metrics."""
+        deadline = Deadline(self.deadline)
+        started = time.perf_counter()
+        try:
+            with deadline.guard():
+                samples = run(self.target, deadline)
+        except DeadlineExceeded as exc:
+            samples = [Sample("haproxy", State.UNKNOWN, str(exc))]
+        outcome = Outcome(tuple(samples), (time.perf_counter() - started) * 1000)
+        was = self.verdict.healthy
+        changed = self.verdict.update(outcome.state.exit_code == 0)
+        self.track.write(self.value(outcome))
+        if changed or self.cycles == 0:
+            log_transition(outcome, "watch-haproxy",
+                           None if self.cycles == 0 else ("OK" if was else "CRITICAL"),
+                           self.log)
+        self.cycles += 1
+        now = time.time()
+        if self.metrics is not None:
+            self.metrics.observe(outcome, self.verdict.healthy, changed, now)
+            if changed or now >= self._metrics_due:
+                self.metrics.write()
+                self._metrics_due = now + METRICS_EVERY
+        return outcome
+
+    def value(self, outcome: Outcome) -> int:
+        """0 healthy; otherwise 1, or in graded mode the backend shortfall (254: haproxy down)."""
+        if self.verdict.healthy:
+            return 0
+        if not self.graded:
+            return 1
+        failing = [s for s in outcome.samples if s.state.exit_code != 0]
+        if failing and all(s.probe == "backends" for s in failing):
+            return int(dict(failing[0].metrics).get("shortfall", 1)) or 1
+        return FAILED
+
+    def run(self, once: bool = False) -> int:
+        """Check every interval until SIGTERM/SIGINT; returns the exit code."""
+        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
+        while True:
+            started = time.monotonic()
+            outcome = self.cycle()
+            if once:
+                return outcome.state.exit_code
+            if self.stopping.wait(max(0.0, self.interval - (time.monotonic() - started))):
+                return 0

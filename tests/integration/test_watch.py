@@ -1,0 +1,134 @@
+"""`lbcheck watch` against a real haproxy: track file, hysteresis, metrics, shutdown, fds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import BIN
+from tests.integration.conftest import Checker
+from tests.support.haproxy import Haproxy
+
+
+class Watch:
+    def __init__(self, tmp_path: Path, haproxy: Haproxy, check: Checker, *extra: str) -> None:
+        self.track = tmp_path / "track"
+        self.metrics = tmp_path / "lbcheck.prom"
+        self.proc = subprocess.Popen(
+            [str(BIN / "lbcheck"), "watch", "--track-file", str(self.track), "--interval",
+             "0.1", "--rise", "3", "--fall", "2", "--metrics-file", str(self.metrics), *extra,
+             "haproxy", "--socket", haproxy.socket, "--pidfile", haproxy.pidfile, "--backend",
+             "app"], env=check.env)
+
+    def value(self) -> str:
+        return self.track.read_text().strip() if self.track.exists() else ""
+
+    def wait_for(self, value: str, timeout: float = 5.0) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.value() == value:
+                return time.monotonic() - started
+            time.sleep(0.02)
+        raise AssertionError(f"track file stayed {self.value()!r}, wanted {value!r}")
+
+    def fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=5)
+
+
+@pytest.fixture
+def watch(tmp_path: Path, haproxy: Haproxy, check: Checker) -> Iterator[Watch]:
+    watcher = Watch(tmp_path, haproxy, check)
+    try:
+        yield watcher
+    finally:
+        if watcher.proc.poll() is None:
+            watcher.proc.kill()
+            watcher.proc.wait(timeout=5)
+
+
+def test_healthy_then_hung_then_back(watch: Watch, haproxy: Haproxy) -> None:
+    """0 once healthy (rise), 1 after `fall` failed cycles, 0 again after `rise` good ones."""
+    watch.wait_for("0")
+    haproxy.signal(signal.SIGSTOP)
+    took = watch.wait_for("1", timeout=3)
+    assert took < 1.0  # two cycles of 0.1 s plus scheduling; the spawned check waits for keepalived
+    haproxy.signal(signal.SIGCONT)
+    watch.wait_for("0", timeout=3)
+    assert 0 == watch.stop()
+
+
+def test_the_file_is_replaced_only_on_change(watch: Watch) -> None:
+    """Steady state writes nothing: keepalived re-reads the file only when something happened."""
+    watch.wait_for("0")
+    before = os.stat(watch.track)
+    time.sleep(1.0)  # ten cycles
+    after = os.stat(watch.track)
+    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
+
+
+def test_metrics_file_parses(watch: Watch) -> None:
+    """The textfile is valid exposition format with the per-probe series."""
+    watch.wait_for("0")
+    time.sleep(1.2)
+    families = {f.name: f for f in text_string_to_metric_families(watch.metrics.read_text())}
+    assert {"lbcheck_probe_state", "lbcheck_probe_duration_seconds", "lbcheck_healthy",
+            "lbcheck_transitions", "lbcheck_check_cycles"} <= set(families)
+    probes = {s.labels["probe"] for s in families["lbcheck_probe_state"].samples}
+    assert {"process", "socket", "backends"} == probes
+    assert 1.0 == families["lbcheck_healthy"].samples[0].value
+
+
+def test_survives_haproxy_restarts_without_leaking_fds(tmp_path: Path, web, check: Checker,
+                                                       watch: Watch, haproxy: Haproxy) -> None:
+    """Killing and restarting haproxy repeatedly: verdicts follow, the fd count does not grow."""
+    watch.wait_for("0")
+    baseline = watch.fds()
+    for _ in range(3):
+        haproxy.stop()
+        watch.wait_for("1", timeout=3)
+        haproxy.start()
+        watch.wait_for("0", timeout=5)
+    assert baseline == watch.fds()
+
+
+def test_graded_mode_writes_the_backend_shortfall(tmp_path: Path, haproxy: Haproxy,
+                                                  check: Checker) -> None:
+    """--graded: backends short by N write N; haproxy itself down writes 254."""
+    watcher = Watch(tmp_path, haproxy, check, "--graded")
+    try:
+        watcher.wait_for("0")
+        for server in ("web1", "web2", "spare1"):
+            haproxy.query(f"disable server app/{server}")
+        watcher.wait_for("1", timeout=3)  # need 1, have 0
+        haproxy.signal(signal.SIGSTOP)
+        watcher.wait_for("254", timeout=3)
+        haproxy.signal(signal.SIGCONT)
+    finally:
+        watcher.proc.kill()
+        watcher.proc.wait(timeout=5)
+
+
+def test_once_runs_one_cycle(tmp_path: Path, haproxy: Haproxy, check: Checker) -> None:
+    """--once: one check, the file written, the check's exit code."""
+    track = tmp_path / "once"
+    result = check("watch", "--track-file", str(track), "--once", "--rise", "1", "haproxy",
+                   "--socket", haproxy.socket, "--pidfile", haproxy.pidfile)
+    assert (0, "0") == (result.returncode, track.read_text().strip())
+
+
+def test_unwritable_track_file_is_a_usage_error(check: Checker, haproxy: Haproxy) -> None:
+    """A track file in a missing directory: one line, exit 2."""
+    result = check("watch", "--track-file", "/nonexistent/dir/track", "haproxy")
+    assert 2 == result.returncode
+    assert 1 == len(result.stderr.strip().splitlines())
