@@ -147,6 +147,8 @@ class KeepalivedConfig(NamedTuple):
         return script.weight if script else 0
 
 
+# keepalived 2.2 renamed vrrp_track_file to track_file (the old name is deprecated).
+TRACKER_BLOCKS = ("vrrp_track_process", "vrrp_track_file", "track_file")
 NOTIFY_KEYWORDS = ("notify", "notify_master", "notify_backup", "notify_fault", "notify_stop",
                    "notify_deleted", "notify_master_rx_lower_pri")
 
@@ -163,7 +165,7 @@ def build(path: str, nodes: list[Node]) -> KeepalivedConfig:
             global_defs = _global_defs(node)
         elif node.keyword == "vrrp_script" and name:
             scripts[name] = _script(node, name)
-        elif node.keyword in ("vrrp_track_process", "vrrp_track_file") and name:
+        elif node.keyword in TRACKER_BLOCKS and name:  # top-level `track_file NAME { }`
             trackers[name] = _tracker(node, name)
         elif node.keyword == "vrrp_instance" and name:
             instances.append(_instance(node, name))
@@ -216,7 +218,7 @@ def _script(node: Node, name: str) -> Script:
 
 
 def _tracker(node: Node, name: str) -> Tracker:
-    is_file = node.keyword == "vrrp_track_file"
+    is_file = node.keyword != "vrrp_track_process"
     target = _value(node, "file" if is_file else "process", "") or ""
     weight = _value(node, "weight")
     return Tracker(name, target, int(weight) if weight and _is_int(weight) else int(is_file),

@@ -124,3 +124,12 @@ def test_arbitrary_text_parses_or_fails_cleanly(text: str) -> None:
         parse_text(text, "fuzz.conf")
     except KeepalivedConfError:
         pass
+
+
+def test_track_file_blocks_old_and_new_names() -> None:
+    """keepalived 2.2's top-level `track_file NAME {}` and the deprecated vrrp_track_file."""
+    config = parse_text("track_file a {\n file /run/a\n weight 0\n}\n"
+                        "vrrp_track_file b {\n file /run/b\n}\n"
+                        "vrrp_track_process c {\n process haproxy\n weight -10\n}\n")
+    assert [("a", "/run/a", 0), ("b", "/run/b", 1), ("c", "haproxy", -10)] == [
+        (t.name, t.target, t.weight) for t in config.trackers.values()]
