@@ -1,4 +1,4 @@
-"""Client-seen outage in the two-node lab: lbcheck vs the `killall -0 haproxy` baseline.
+"""Client-seen outage in the two-node lab: the watcher, the spawned check, `killall -0`.
 
 Both run in the same lab, same examples, same run; only the vrrp_script line differs. A
 fault that never moves the VIPs (the baseline's blind spots) shows as "never".
@@ -13,12 +13,13 @@ from pathlib import Path
 from tests.lab.lab import Lab
 
 FAULTS = ("killed", "hung", "zombie", "backends")
+CHECKS = ("watch", "lbcheck", "killall")
 TARGETS = {"killed": "≤ 1.2", "hung": "≤ 2.0", "zombie": "≤ 1.2", "backends": "≤ 1.0 + hc"}
 
 
 def run(repeats: int = 5, never_after: float = 10.0) -> str:
     results: dict[tuple[str, str], list[float]] = {}
-    for check in ("lbcheck", "killall"):
+    for check in CHECKS:
         lab = Lab(Path(tempfile.mkdtemp(prefix=f"lbcheck-bench-lab-{check}-")), check=check)
         try:
             lab.up()
@@ -32,10 +33,12 @@ def run(repeats: int = 5, never_after: float = 10.0) -> str:
             lab.down()
     lines = [(f"client-seen outage in the lab (s; median of {repeats}, worse of IPv4/IPv6; "
              "advert_int 1, interval 1)"),
-             f"{'fault':<10} {'lbcheck haproxy':>16} {'killall -0 haproxy':>19} {'target':>10}"]
+             f"{'fault':<10} {'lbcheck watch':>14} {'lbcheck haproxy':>16} "
+             f"{'killall -0 haproxy':>19} {'target':>10}"]
     for fault in FAULTS:
-        cells = [_cell(results[(check, fault)], never_after) for check in ("lbcheck", "killall")]
-        lines.append(f"{fault:<10} {cells[0]:>16} {cells[1]:>19} {TARGETS[fault]:>10}")
+        cells = [_cell(results[(check, fault)], never_after) for check in CHECKS]
+        lines.append(f"{fault:<10} {cells[0]:>14} {cells[1]:>16} {cells[2]:>19} "
+                     f"{TARGETS[fault]:>10}")
     return "\n".join(lines)
 
 

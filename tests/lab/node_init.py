@@ -69,6 +69,10 @@ def main() -> int:
                      env=env)
     subprocess.Popen([sys.executable, "-c", SITTER, spec["haproxy_cfg"]], stdout=log,
                      stderr=log)
+    if spec.get("watch"):  # the watcher starts before keepalived, as the unit orders it
+        os.makedirs("/run/lbcheck", exist_ok=True)
+        subprocess.Popen(spec["watch"].split(), stdout=log, stderr=log, env=env)
+        time.sleep(0.5)
     subprocess.Popen(["keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp",
                       "-f", spec["keepalived_conf"]],
                      stdout=open(os.path.join(workdir, "keepalived.log"), "ab"),  # noqa: SIM115

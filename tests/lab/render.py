@@ -35,13 +35,17 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
     """Write this node's keepalived.conf, haproxy.cfg and lbcheck.toml from examples/."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "lbcheck.toml"
-    script = CHECKS[check].format(bin=BIN, config=config)
-    conf = substitute((EXAMPLES / variant).read_text(), {
+    replacements = {
         "router_id lb1": f"router_id {node}",
         "priority 150": f"priority {priority}",
         '"/usr/local/bin/lbnotify fifo"': f'"{BIN}/lbnotify --config {config} fifo"',
-        '"/usr/local/bin/lbcheck haproxy --backend app"': f'"{script}"',
-    })
+    }
+    if check == "watch":  # keepalived follows the watcher's track file: no vrrp_script
+        variant = "keepalived-track-file.conf"
+    else:
+        script = CHECKS[check].format(bin=BIN, config=config)
+        replacements['"/usr/local/bin/lbcheck haproxy --backend app"'] = f'"{script}"'
+    conf = substitute((EXAMPLES / variant).read_text(), replacements)
     if not _secure(BIN):  # e.g. a checkout under /tmp: keepalived would disable the scripts
         conf = conf.replace("    enable_script_security\n", "")
     toml = substitute((EXAMPLES / "lbcheck.toml").read_text(), {
@@ -57,7 +61,12 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
     files["haproxy_cfg"].write_text((EXAMPLES / "haproxy.cfg").read_text())
     config.write_text(toml)
     config.chmod(0o600)
-    return {k: str(v) for k, v in files.items()}
+    paths = {k: str(v) for k, v in files.items()}
+    if check == "watch":  # what examples/lbcheck-watch.service runs, with the lab's paths
+        paths["watch"] = (f"{BIN}/lbcheck --config {config} watch --track-file "
+                          "/run/lbcheck/haproxy.track --interval 0.2 --fall 2 --rise 3 "
+                          "haproxy --backend app")
+    return paths
 
 
 def _secure(path: Path) -> bool:
