@@ -13,13 +13,16 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
 from lbcheck.config import Config, ConfigError, load
 from lbcheck.deadline import Deadline, DeadlineExceeded
 from lbcheck.outcome import EXIT_UNKNOWN, EXIT_USAGE, Outcome, Sample, State
+
+if TYPE_CHECKING:
+    from lbcheck.checks.haproxy import HaproxyTarget
 
 Run = Callable[[Deadline], list[Sample]]
 
@@ -79,25 +82,36 @@ def _parse_limits(ctx: click.Context, param: click.Parameter, values: tuple[str,
         raise click.BadParameter(str(exc)) from None
 
 
+def _haproxy_options(fn: Callable[..., object]) -> Callable[..., object]:
+    """The options `lbcheck haproxy` and `lbcheck watch … haproxy` share."""
+    fn = _backend_option(fn)
+    fn = click.option("--pidfile", metavar="PATH",
+                      help="HAProxy pidfile [/run/haproxy.pid if present].")(fn)
+    fn = click.option("--master-socket", metavar="PATH",
+                      help="Master CLI (haproxy -S) to ask for workers.")(fn)
+    return _socket_option(fn)
+
+
+def _haproxy_target(config: Config, socket_path: str | None, master_socket: str | None,
+                    pidfile: str | None, limits: tuple) -> HaproxyTarget:
+    """CLI flags win over the config file, which wins over Debian's defaults."""
+    from lbcheck.checks.haproxy import HaproxyTarget
+
+    section = config.haproxy
+    return HaproxyTarget(socket=socket_path or section.socket, pidfile=pidfile or section.pidfile,
+                         master_socket=master_socket or section.master_socket, limits=limits,
+                         check_backends=bool(limits))
+
+
 @cli.command()
-@_socket_option
-@click.option("--master-socket", metavar="PATH", help="Master CLI (haproxy -S) to ask for workers.")
-@click.option("--pidfile", metavar="PATH", help="HAProxy pidfile [/run/haproxy.pid if present].")
-@_backend_option
+@_haproxy_options
 @click.pass_obj
 def haproxy(opts: Options, socket_path: str | None, master_socket: str | None,
             pidfile: str | None, limits: tuple) -> int:
     """Process + stats socket (+ master CLI) (+ backends): what keepalived should run."""
-    from lbcheck.checks.haproxy import HaproxyTarget, run
+    from lbcheck.checks.haproxy import run
 
-    section = opts.config.haproxy
-    target = HaproxyTarget(
-        socket=socket_path or section.socket,
-        pidfile=pidfile or section.pidfile,
-        master_socket=master_socket or section.master_socket,
-        limits=limits,
-        check_backends=bool(limits),
-    )
+    target = _haproxy_target(opts.config, socket_path, master_socket, pidfile, limits)
     return _finish(opts, "haproxy", target, lambda deadline: run(target, deadline),
                    target.thresholds())
 
@@ -228,23 +242,15 @@ def watch(ctx: click.Context, track_file: str, interval: float, rise: int, fall:
 
 
 @watch.command(name="haproxy")
-@_socket_option
-@click.option("--master-socket", metavar="PATH", help="Master CLI (haproxy -S) to ask for workers.")
-@click.option("--pidfile", metavar="PATH", help="HAProxy pidfile [/run/haproxy.pid if present].")
-@_backend_option
+@_haproxy_options
 @click.pass_obj
 def watch_haproxy(opts: WatchOptions, socket_path: str | None, master_socket: str | None,
                   pidfile: str | None, limits: tuple) -> int:
     """The same probes as `lbcheck haproxy`, in-process."""
-    from lbcheck.checks.haproxy import HaproxyTarget
     from lbcheck.track_file import TrackFile
     from lbcheck.watch import Watcher
 
-    section = opts.check.config.haproxy
-    target = HaproxyTarget(socket=socket_path or section.socket,
-                           pidfile=pidfile or section.pidfile,
-                           master_socket=master_socket or section.master_socket,
-                           limits=limits, check_backends=bool(limits))
+    target = _haproxy_target(opts.check.config, socket_path, master_socket, pidfile, limits)
     try:
         track = TrackFile(opts.track_file)
         track.write(1)  # failed until proven healthy (rise), like keepalived's init_fail
