@@ -17,9 +17,9 @@ CHECKS = ("watch", "lbcheck", "killall")
 TARGETS = {"killed": "≤ 1.2", "hung": "≤ 2.0", "zombie": "≤ 1.2", "backends": "≤ 1.0 + hc"}
 
 
-def run(repeats: int = 5, never_after: float = 10.0) -> str:
+def run(repeats: int = 5, never_after: float = 10.0, checks: tuple[str, ...] = CHECKS) -> str:
     results: dict[tuple[str, str], list[float]] = {}
-    for check in CHECKS:
+    for check in checks:
         lab = Lab(Path(tempfile.mkdtemp(prefix=f"lbcheck-bench-lab-{check}-")), check=check)
         try:
             lab.up()
@@ -33,10 +33,11 @@ def run(repeats: int = 5, never_after: float = 10.0) -> str:
             lab.down()
     lines = [(f"client-seen outage in the lab (s; median of {repeats}, worse of IPv4/IPv6; "
              "advert_int 1, interval 1)"),
-             f"{'fault':<10} {'lbcheck watch':>14} {'lbcheck haproxy':>16} "
-             f"{'killall -0 haproxy':>19} {'target':>10}"]
+             (f"{'fault':<10} {'lbcheck watch':>14} {'lbcheck haproxy':>16} "
+             f"{'killall -0 haproxy':>19} {'target':>10}")]
     for fault in FAULTS:
-        cells = [_cell(results[(check, fault)], never_after) for check in CHECKS]
+        cells = [_cell(results[(check, fault)], never_after) if (check, fault) in results
+                 else "-" for check in CHECKS]
         lines.append(f"{fault:<10} {cells[0]:>14} {cells[1]:>16} {cells[2]:>19} "
                      f"{TARGETS[fault]:>10}")
     return "\n".join(lines)
