@@ -21,7 +21,7 @@ from lbcheck.track_file import TrackFile
 from lbcheck.transitions import log_transition
 
 FAILED = 254  # graded value when haproxy itself is down: as bad as a priority can get
-METRICS_EVERY = 1.0  # seconds between metrics writes (a scrape every 15 s needs no more)
+METRICS_EVERY = 5.0  # seconds between metrics writes (scrapes come every 15 s or more)
 
 
 class Watcher:
