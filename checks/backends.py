@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from lbcheck.outcome import ProbeError, Sample, State
 
-_LIMIT = re.compile(r"^(?P<name>[^:]+)(?::(?P<value>\d+)(?P<pct>%)?)?$")
+_LIMIT = re.compile(r"^(?P<name>[^:]+)(?::(?P<value>[0-9]{1,9})(?P<pct>%)?)?$")
 
 
 class LimitError(ValueError):
@@ -69,7 +70,13 @@ def parse_stat(reply: str) -> dict[str, Backend]:
     if not reply.endswith("\n\n"):
         raise ProbeError(State.UNKNOWN, "`show stat` reply was cut short (no terminating "
                          "empty line)")
-    rows = csv.reader(reply[2:].splitlines())
+    try:
+        return _backends(csv.reader(reply[2:].splitlines()))
+    except csv.Error as exc:
+        raise ProbeError(State.UNKNOWN, f"`show stat` is not valid CSV: {exc}") from None
+
+
+def _backends(rows: Iterator[list[str]]) -> dict[str, Backend]:
     header = next(rows)
     try:
         cols = {k: header.index(k) for k in ("pxname", "svname", "status", "bck", "type")}

@@ -45,7 +45,7 @@ def judge_info(info: dict[str, str]) -> Sample:
     for key, name in (("Uptime_sec", "uptime_s"), ("Idle_pct", "idle_pct"),
                       ("CurrConns", "conns")):
         value = info.get(key, "")
-        if value.isdigit():
+        if value.isdecimal():  # not isdigit: '²' is a digit int() refuses
             metrics.append((name, float(value)))
     idle = info.get("Idle_pct", "")
     reason = f"haproxy {version} pid {pid} answers (idle {idle or '?'}%)"

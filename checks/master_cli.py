@@ -26,6 +26,9 @@ def parse_show_proc(reply: str) -> ProcTable:
     """Parse `show proc`; sections are introduced by `# workers`, `# old workers`, …"""
     if not reply.startswith("#<PID>"):
         raise ProbeError(State.UNKNOWN, f"not a master CLI `show proc` reply: {reply[:60]!r}")
+    if not reply.endswith("\n\n"):  # cut before `# workers` would read as "no worker"
+        raise ProbeError(State.UNKNOWN, f"`show proc` reply was cut short after {len(reply)} "
+                         "bytes (no terminating empty line)")
     section = "master"
     master: tuple[int, int, int] | None = None
     workers: list[int] = []
@@ -37,12 +40,12 @@ def parse_show_proc(reply: str) -> ProcTable:
             section = line.lstrip("# ").strip().lower()
             continue
         words = line.split()
-        if len(words) < 3 or not words[0].isdigit():
+        if len(words) < 3 or not words[0].isdecimal():
             raise ProbeError(State.UNKNOWN, f"unexpected `show proc` line: {line[:60]!r}")
         pid = int(words[0])
         if words[1] == "master":
             failed = _FAILED.search(line)
-            reloads = int(words[2]) if words[2].isdigit() else 0
+            reloads = int(words[2]) if words[2].isdecimal() else 0
             master = (pid, reloads, int(failed.group(1)) if failed else 0)
         elif words[1] == "worker" and section == "workers":
             workers.append(pid)

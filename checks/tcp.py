@@ -11,9 +11,13 @@ from lbcheck.outcome import ProbeError, Sample, State
 def parse_target(target: str) -> tuple[str, int]:
     """``HOST:PORT`` or ``[V6]:PORT``; raises ValueError with the reason."""
     host, sep, port = target.rpartition(":")
-    if not sep or not port.isdigit() or not host or not 0 < int(port) < 65536:
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
+        host = host[1:-1]
+    if (not sep or not port.isdecimal() or not host or "[" in host or "]" in host
+            or (":" in host and not bracketed) or not 0 < int(port) < 65536):
         raise ValueError(f"{target!r}: expected HOST:PORT or [IPv6]:PORT")
-    return host.strip("[]"), int(port)
+    return host, int(port)
 
 
 def probe(target: str, deadline: Deadline) -> Sample:

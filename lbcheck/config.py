@@ -114,6 +114,8 @@ def load(explicit: str | None = None) -> Config:
 def from_mapping(raw: dict[str, Any], path: str | None = None) -> Config:
     where = path or "config"
     _only(raw, where, "haproxy", "keepalived", "log", "check", "announce", "page", "notify")
+    if not isinstance(raw.get("page", {}), dict):
+        raise ConfigError(f"{where}: [page] must be a table")
     page = dict(raw.get("page", {}))
     targets = tuple(_target(t, where) for t in page.pop("target", []))
     config = Config(
@@ -160,7 +162,7 @@ def _section(cls: Any, raw: dict[str, Any], name: str, where: str, **extra: Any)
         default = cls._field_defaults.get(key)
         if isinstance(default, (int, float)) and not isinstance(value, (int, float)):
             raise ConfigError(f"{where} [{name}] {key}: expected a number, got {value!r}")
-        if isinstance(default, str) and not isinstance(value, str):
+        if (default is None or isinstance(default, str)) and not isinstance(value, str):
             raise ConfigError(f"{where} [{name}] {key}: expected a string, got {value!r}")
     return cls(**table, **extra)
 
@@ -175,7 +177,9 @@ def _target(raw: Any, where: str) -> PageTarget:
     url = raw.get("url") or DEFAULT_PAGE_URLS[kind]
     if not url:
         raise ConfigError(f"{where}: a {kind} [[page.target]] needs a url")
-    headers = tuple(sorted((str(k), str(v)) for k, v in dict(raw.get("headers", {})).items()))
+    if not isinstance(raw.get("headers", {}), dict):
+        raise ConfigError(f"{where}: [[page.target]] headers must be a table")
+    headers = tuple(sorted((str(k), str(v)) for k, v in raw.get("headers", {}).items()))
     return PageTarget(
         type=kind,
         url=url,

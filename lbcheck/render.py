@@ -63,7 +63,9 @@ def nagios(outcome: Outcome, command: str) -> str:
     label = {State.WARN: "WARNING"}.get(outcome.state, _LABEL[outcome.state])
     perf = [f"{s.probe}_time={s.elapsed_ms / 1000:.6f}s" for s in outcome.samples if not s.skipped]
     perf += [f"{_perf_label(s.probe, k)}={v:g}" for s in outcome.samples for k, v in s.metrics]
-    return f"{command.upper()} {label} - {outcome.reason} | {' '.join(perf)}"
+    reason = outcome.reason.replace("|", "/")  # a '|' would start the perfdata early
+    line = f"{command.upper()} {label} - {reason}"
+    return f"{line} | {' '.join(perf)}" if perf else line
 
 
 def _perf_label(probe: str, key: str) -> str:

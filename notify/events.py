@@ -53,10 +53,10 @@ def from_notify_args(args: list[str], source: str = "argv") -> Event:
         raise BadEvent(f"unknown state {args[2][:40]!r}; expected one of {', '.join(allowed)}")
     priority: int | None = None
     if len(args) == 4:
-        try:
-            priority = int(args[3])
-        except ValueError:
-            raise BadEvent(f"priority must be an integer, not {args[3][:20]!r}") from None
+        digits = args[3].removeprefix("-")
+        if not (digits.isascii() and digits.isdecimal()):  # int() would take "1_0", "²"…
+            raise BadEvent(f"priority must be an integer, not {args[3][:20]!r}")
+        priority = int(args[3])
         if not 0 <= priority <= 255:
             raise BadEvent(f"priority {priority} is outside 0..255")
     return Event(kind=kind, name=name, state=state, priority=priority, source=source)
