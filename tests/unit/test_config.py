@@ -1,0 +1,231 @@
+"""The TOML config: defaults, strict keys and types, page targets, and secret file modes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lbcheck.config import (
+    DEFAULT_PAGE_URLS,
+    AnnounceSection,
+    Config,
+    ConfigError,
+    HaproxySection,
+    LogSection,
+    PageTarget,
+    check_secret_permissions,
+    from_mapping,
+    load,
+)
+
+SECRET = """\
+[page]
+budget = 0.25
+[[page.target]]
+type = "pagerduty"
+routing_key = "R0UT1NGK3Y"
+"""
+
+
+def test_empty_mapping_gives_the_documented_defaults() -> None:
+    """Every key is optional; the defaults follow Debian's haproxy package and DESIGN.md."""
+    config = from_mapping({})
+    assert Config() == config
+    assert ("/run/haproxy/admin.sock", None, None) == tuple(config.haproxy)
+    assert ("/etc/keepalived/keepalived.conf", "syslog", "json") == (
+        config.keepalived.config, config.log.target, config.log.format)
+    assert (3, 0.5, "/var/lib/lbcheck/outbox", 0.5, ()) == (
+        config.announce.count, config.announce.interval, config.page.outbox,
+        config.page.budget, config.page.targets)
+    assert not config.holds_secrets
+
+
+def test_values_override_defaults_per_key() -> None:
+    """A key given replaces its default; its siblings keep theirs."""
+    config = from_mapping({"haproxy": {"socket": "/tmp/a.sock", "master_socket": "/tmp/m"},
+                           "log": {"target": "/var/log/lbcheck.jsonl", "format": "logfmt"},
+                           "announce": {"count": 5}}, "/etc/lbcheck/lbcheck.toml")
+    assert "/etc/lbcheck/lbcheck.toml" == config.path
+    assert HaproxySection("/tmp/a.sock", None, "/tmp/m") == config.haproxy
+    assert LogSection("/var/log/lbcheck.jsonl", "logfmt") == config.log
+    assert AnnounceSection(5, 0.5) == config.announce
+
+
+@pytest.mark.parametrize(
+    ("raw", "names"),
+    [
+        ({"haprxy": {}}, "haprxy"),
+        ({"haproxy": {"sockett": "/x"}}, "[haproxy]: unknown key(s) sockett"),
+        ({"log": {"level": "debug"}}, "[log]: unknown key(s) level"),
+        ({"page": {"targets": []}}, "[page]: unknown key(s) targets"),
+        ({"page": {"target": [{"type": "webhook", "url": "http://x", "token": "t"}]}},
+         "[[page.target]]: unknown key(s) token"),
+    ],
+)
+def test_unknown_key_is_an_error_naming_it(raw: dict[str, Any], names: str) -> None:
+    """A typo is an error that names the key and where it was, not a silently ignored key."""
+    with pytest.raises(ConfigError) as caught:
+        from_mapping(raw, "lbcheck.toml")
+    assert str(caught.value).startswith("lbcheck.toml")
+    assert names in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ({"haproxy": "x"}, "[haproxy] must be a table"),
+        ({"haproxy": {"socket": 5}}, "[haproxy] socket: expected a string, got 5"),
+        ({"announce": {"count": "3"}}, "[announce] count: expected a number, got '3'"),
+        ({"page": {"budget": "fast"}}, "[page] budget: expected a number"),
+        ({"log": {"format": "xml"}}, "[log] format must be json or logfmt, not 'xml'"),
+    ],
+)
+def test_wrong_type_is_an_error(raw: dict[str, Any], why: str) -> None:
+    """A value of the wrong type or outside its choices is a ConfigError saying which."""
+    with pytest.raises(ConfigError) as caught:
+        from_mapping(raw)
+    assert why in str(caught.value)
+
+
+@pytest.mark.parametrize("kind", ["pagerduty", "opsgenie"])
+def test_page_target_gets_its_default_url(kind: str) -> None:
+    """PagerDuty and Opsgenie targets need no url: each type has its public endpoint."""
+    config = from_mapping({"page": {"target": [{"type": kind, "api_key": "K"}]}})
+    assert (PageTarget(kind, DEFAULT_PAGE_URLS[kind], api_key="K"),) == config.page.targets
+    assert config.holds_secrets
+
+
+def test_page_targets_keep_order_and_overrides() -> None:
+    """Targets keep file order; an explicit url wins; webhook headers become sorted pairs."""
+    config = from_mapping({"page": {"outbox": "/tmp/o", "target": [
+        {"type": "webhook", "url": "https://hooks.example/lb", "headers": {"X-B": "2", "A": 1}},
+        {"type": "pagerduty", "url": "https://pd.example/v2/enqueue", "routing_key": "R"},
+    ]}})
+    assert (PageTarget("webhook", "https://hooks.example/lb", headers=(("A", "1"), ("X-B", "2"))),
+            PageTarget("pagerduty", "https://pd.example/v2/enqueue", routing_key="R")) == (
+        config.page.targets)
+    assert "/tmp/o" == config.page.outbox
+
+
+@pytest.mark.parametrize(
+    ("target", "why"),
+    [
+        ({"type": "slack", "url": "https://x"}, "type must be one of pagerduty, opsgenie"),
+        ({"url": "https://x"}, "type must be one of"),
+        ({"type": "webhook"}, "a webhook [[page.target]] needs a url"),
+        ("pagerduty", "[[page.target]] must be a table"),
+    ],
+)
+def test_invalid_page_target(target: Any, why: str) -> None:
+    """An unknown type, a webhook without url, or a non-table target is a ConfigError."""
+    with pytest.raises(ConfigError) as caught:
+        from_mapping({"page": {"target": [target]}})
+    assert why in str(caught.value)
+
+
+@pytest.mark.parametrize("page", [5, "x"])
+def test_page_that_is_not_a_table_is_a_config_error(page: object) -> None:
+    """`page = 5` is reported like `haproxy = 5`: [page] must be a table."""
+    with pytest.raises(ConfigError, match=r"\[page\] must be a table"):
+        from_mapping({"page": page})
+
+
+@pytest.mark.parametrize("headers", [5, "Authorization: x"])
+def test_webhook_headers_that_are_not_a_table_are_a_config_error(headers: object) -> None:
+    """`headers` must be a table of name = value; anything else is a ConfigError."""
+    with pytest.raises(ConfigError):
+        from_mapping({"page": {"target": [{"type": "webhook", "url": "http://x",
+                                           "headers": headers}]}})
+
+
+@pytest.mark.parametrize("key", ["pidfile", "master_socket"])
+def test_optional_path_of_wrong_type_is_a_config_error(key: str) -> None:
+    """An optional path given as a number is a ConfigError, like `socket = 5` is."""
+    with pytest.raises(ConfigError, match=f"{key}: expected a string"):
+        from_mapping({"haproxy": {key: 5}})
+
+
+def test_load_reads_a_toml_file(tmp_path: Path) -> None:
+    """load() parses the file given and records its path."""
+    path = tmp_path / "lbcheck.toml"
+    path.write_text('[haproxy]\nsocket = "/tmp/h.sock"\n[announce]\ninterval = 1\n')
+    config = load(str(path))
+    assert (str(path), "/tmp/h.sock", 1) == (config.path, config.haproxy.socket,
+                                             config.announce.interval)
+
+
+def test_invalid_toml_is_a_one_line_error(tmp_path: Path) -> None:
+    """A syntax error names the file and the position, on one line."""
+    path = tmp_path / "lbcheck.toml"
+    path.write_text('[haproxy]\nsocket = /run/haproxy/admin.sock\n')
+    with pytest.raises(ConfigError) as caught:
+        load(str(path))
+    message = str(caught.value)
+    assert message.startswith(f"config {path} is not valid TOML: ")
+    assert "line 2" in message
+    assert "\n" not in message
+
+
+def test_unreadable_config_is_an_error(tmp_path: Path) -> None:
+    """A path that is not a readable file is a ConfigError, not an OSError."""
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load(str(tmp_path / "missing.toml"))
+
+
+def test_unknown_key_in_file_names_the_file(tmp_path: Path) -> None:
+    """Errors from a loaded file start with that file's path."""
+    path = tmp_path / "lbcheck.toml"
+    path.write_text("[haproxy]\npid_file = '/run/haproxy.pid'\n")
+    with pytest.raises(ConfigError, match=f"^{path} \\[haproxy\\]: unknown key\\(s\\) pid_file"):
+        load(str(path))
+
+
+def _secret_file(tmp_path: Path, mode: int, uid: int = 0) -> Config:
+    path = tmp_path / "lbcheck.toml"
+    path.write_text(SECRET)
+    os.chown(path, uid, 0)
+    path.chmod(mode)
+    return load(str(path))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to own the file")
+def test_root_only_file_with_secrets_passes(tmp_path: Path) -> None:
+    """A routing key in a root-owned 0600 file is fine (like /etc/shadow)."""
+    config = _secret_file(tmp_path, 0o600)
+    assert config.holds_secrets
+    assert check_secret_permissions(config) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to own the file")
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_secrets_readable_by_others_are_refused(tmp_path: Path, mode: int) -> None:
+    """A routing key readable by group or others is refused, with the fix spelled out."""
+    config = _secret_file(tmp_path, mode)
+    with pytest.raises(ConfigError) as caught:
+        check_secret_permissions(config)
+    assert (f"{config.path} holds paging keys but is readable by group/others: run "
+            f"`chown root:root {config.path} && chmod 600 {config.path}`") == str(caught.value)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown the file")
+def test_secrets_owned_by_someone_else_are_refused(tmp_path: Path) -> None:
+    """A 0600 file owned by another user could be rewritten by that user: refused."""
+    config = _secret_file(tmp_path, 0o600, uid=1000)
+    with pytest.raises(ConfigError, match="holds paging keys but is not owned by root"):
+        check_secret_permissions(config)
+
+
+def test_file_without_secrets_may_be_world_readable(tmp_path: Path) -> None:
+    """No paging key, nothing to protect: a 0644 config passes."""
+    path = tmp_path / "lbcheck.toml"
+    path.write_text('[page]\n[[page.target]]\ntype = "webhook"\nurl = "https://x"\n')
+    path.chmod(0o644)
+    assert check_secret_permissions(load(str(path))) is None
+
+
+def test_defaults_without_a_file_need_no_check() -> None:
+    """The built-in defaults have no path and no secrets."""
+    assert check_secret_permissions(Config()) is None
