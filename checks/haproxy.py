@@ -34,7 +34,8 @@ class HaproxyTarget(NamedTuple):
         return DEFAULT_PIDFILE if os.path.exists(DEFAULT_PIDFILE) else None
 
     def thresholds(self) -> tuple[str, ...]:
-        found = f"pidfile {self.resolved_pidfile()}" if self.resolved_pidfile() else "name"
+        pidfile = self.resolved_pidfile()
+        found = f"pidfile {pidfile}" if pidfile else "name"
         lines = [f"process: found by {found}; zombie/stopped = down",
                  f"socket: {self.socket} answers `show info`, Stopping = 0"]
         if self.master_socket:

@@ -30,10 +30,8 @@ def lint(path: str, peer_path: str | None = None, on_host: bool | None = None) -
         findings += rule(config)
     security = config.global_defs.enable_script_security
     for script in config.scripts.values():
-        subject = scripts.Script(script.name, script.command, script.file, script.line,
-                                 script.interval, script.timeout)
-        findings += scripts.check_command(subject)
-        found, said = scripts.check_exec(subject, security, on_host)
+        findings += scripts.check_command(script)
+        found, said = scripts.check_exec(script, security, on_host)
         findings += found
         notes += said
     if peer_path is not None:

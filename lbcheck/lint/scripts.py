@@ -13,21 +13,12 @@ import re
 import shlex
 import shutil
 import stat
-from typing import NamedTuple
 
+from lbcheck.keepalived_conf import Script
 from lbcheck.lint.findings import Finding
 
 _PROCESS_ONLY = re.compile(r"(^|/)(killall\s+-0|pidof|pgrep)\b")
 _DEADLINE = re.compile(r"--deadline[= ](\S+)")
-
-
-class Script(NamedTuple):
-    name: str
-    command: str
-    file: str
-    line: int
-    interval: float = 1.0
-    timeout: float | None = None  # keepalived's default is the interval
 
 
 def program(command: str) -> str:

@@ -58,9 +58,8 @@ def create() -> None:
     netns(SWITCH, "ip", "link", "set", "br0", "up")
     for h in HOSTS:
         run("ip", "netns", "add", h.netns)
-        for ns in (h.netns,):
-            for key in ("all", "default"):
-                netns(ns, "sysctl", "-qw", f"net.ipv6.conf.{key}.accept_dad=0")
+        for key in ("all", "default"):
+            netns(h.netns, "sysctl", "-qw", f"net.ipv6.conf.{key}.accept_dad=0")
         run("ip", "link", "add", f"{PREFIX}{h.name}a", "type", "veth", "peer", "name",
             f"{PREFIX}{h.name}b")
         run("ip", "link", "set", f"{PREFIX}{h.name}a", "netns", h.netns)
