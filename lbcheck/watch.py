@@ -34,7 +34,9 @@ class Watcher:
         self.deadline = deadline
         self.log = log
         self.graded = graded
-        self.verdict = Hysteresis(rise, fall, healthy=False)  # earn "healthy" at start-up
+        # The first verdict decides (keepalived's vrrp_script without init_fail): a watcher
+        # restarted on a healthy node must not write a failure for `rise` cycles first.
+        self.verdict = Hysteresis(rise, fall)
         self.stopping = threading.Event()
         self.metrics = None
         if metrics_path:
