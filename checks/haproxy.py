@@ -43,8 +43,9 @@ class HaproxyTarget(NamedTuple):
         if self.master_socket:
             lines.append(f"master: {self.master_socket} lists ≥ 1 current worker")
         if self.check_backends:
-            limits = ", ".join(map(str, self.limits)) or "every backend ≥ 1 UP"
-            lines.append(f"backends: {limits}; backups count only when no active is UP")
+            from lbcheck.checks.backends import describe
+
+            lines.append(describe(list(self.limits)))
         return tuple(lines)
 
 

@@ -144,12 +144,12 @@ def socket_command(opts: Options, socket_path: str | None) -> int:
 @click.pass_obj
 def backends(opts: Options, socket_path: str | None, limits: tuple) -> int:
     """Enough UP servers in each backend (`show stat`)?"""
+    from lbcheck.checks.backends import describe
     from lbcheck.checks.haproxy import backends_sample
 
     path = socket_path or opts.config.haproxy.socket
     return _finish(opts, "backends", (path, limits),
-                   lambda d: [backends_sample(path, list(limits), d)],
-                   (f"backends: {', '.join(map(str, limits)) or 'every backend ≥ 1 UP'}",))
+                   lambda d: [backends_sample(path, list(limits), d)], (describe(list(limits)),))
 
 
 @cli.command()

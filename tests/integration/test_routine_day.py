@@ -123,3 +123,21 @@ def test_a_haproxy_really_stopping_still_fails_within_the_deadline(
     verdict = json.loads(result.stdout)
     assert "socket" in verdict["reason"], verdict["reason"]
     assert took < 1.5, f"took {took:.2f} s"
+
+
+def test_a_master_cli_refusing_while_the_worker_serves_is_a_warning(
+        check: Checker, debian_haproxy: Haproxy, tmp_path: Path) -> None:
+    """A master CLI that refuses for longer than the deadline (a master re-executing a big
+    config) while process and stats socket show a serving worker: WARN and exit 0, said."""
+    stale = tmp_path / "stale-master.sock"  # bound, never listened: connect() is refused
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(stale))
+    args = every_probe(debian_haproxy)
+    args[args.index("--master-socket") + 1] = str(stale)
+    result, took = check.timed(*args)
+    verdict = json.loads(result.stdout)
+    master = next(p for p in verdict["probes"] if p["name"] == "master")
+    assert (0, "WARN") == (result.returncode, master["state"]), result.stdout
+    assert "refused the connection" in master["reason"]
+    assert "re-executing for a reload" in master["reason"]
+    assert took < 1.5
