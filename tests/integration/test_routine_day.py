@@ -79,6 +79,8 @@ def test_reload_storm_never_fails_a_healthy_node(check: Checker,
     print(f"\nreload storm: {len(reloads)} reloads ({done} counted by the master), "
           f"{checks} checks, {len(failures)} non-zero, {retried} rode out a reload by asking "
           "again")
+    for failure in failures:
+        print(failure)
     assert [] == failures
     assert done >= 0.8 * len(reloads) >= 0.8 * STORM_SECONDS / RELOAD_EVERY - 1
     assert checks >= 2 * len(reloads)  # the checks really ran through the storm
