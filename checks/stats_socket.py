@@ -19,6 +19,7 @@ import errno
 from lbcheck.deadline import Deadline, DeadlineExceeded
 from lbcheck.outcome import ProbeError, State
 
+
 class NoAnswer(ProbeError):
     """Accepted and silent (or a full backlog): what a hung haproxy looks like."""
 
