@@ -143,3 +143,20 @@ def test_a_master_cli_refusing_while_the_worker_serves_is_a_warning(
     assert "refused the connection" in master["reason"]
     assert "re-executing for a reload" in master["reason"]
     assert took < 1.5
+
+
+def test_a_silent_master_cli_is_still_a_failure(check: Checker, debian_haproxy: Haproxy,
+                                                tmp_path: Path) -> None:
+    """Refusing is a re-exec; silence (accepted, never answered) is a hung master: exit 1."""
+    silent = tmp_path / "silent-master.sock"
+    with socket.socket(socket.AF_UNIX) as sock:  # listening, never accepting: the kernel
+        sock.bind(str(silent))                  # completes connections nobody reads
+        sock.listen(8)
+        args = every_probe(debian_haproxy)
+        args[args.index("--master-socket") + 1] = str(silent)
+        result, took = check.timed(*args)
+    verdict = json.loads(result.stdout)
+    assert 1 == result.returncode, result.stdout
+    assert verdict["reason"].startswith("master: master CLI"), verdict["reason"]
+    assert "did not answer" in verdict["reason"]
+    assert took < 1.5
