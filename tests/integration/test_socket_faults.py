@@ -102,7 +102,7 @@ def test_socket_that_accepts_and_never_answers(fake, check: Checker) -> None:
 def test_a_connection_swallowed_once_is_asked_again(fake, check: Checker) -> None:
     """An old worker can accept a connection as it stops and never answer it (seen once in
     27,472 checks through 2 Hz reloads): a fresh connection within the deadline answers."""
-    code, out, took = run_socket(check, fake(REAL_INFO.encode(), swallow=1).path)
+    code, out, _ = run_socket(check, fake(REAL_INFO.encode(), swallow=1).path)
     assert (0, "OK") == (code, out["state"])
     assert "(attempt 2 after " in out["reason"]
     assert out["elapsed_ms"] < 800
