@@ -54,7 +54,7 @@ def judge_during_reload(proxy: Haproxy, check: Checker) -> tuple[int, str] | Non
         cwd="/")  # from /: the checkout's lbcheck/ must not shadow the installed package
     try:
         if "ready" != child.stdout.readline().strip():  # type: ignore[union-attr]
-            raise RuntimeError(f"the pre-imported check did not start: {child.args}")
+            raise RuntimeError(f"the pre-imported check did not start: {child.args!r}")
         proxy.signal(signal.SIGUSR2)
         end = time.monotonic() + 1.0
         while not master_cli_refuses(proxy.master_socket):
