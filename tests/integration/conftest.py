@@ -142,7 +142,13 @@ def debian_roots() -> dict[str, Path | debian_root.RootUnavailable]:
     return debian_root.roots(CHROOT_SUITES)
 
 
-_versions: dict[str, str] = {}
+_versions: dict[str, str] = {}  # suite → `haproxy -v`, asked once per session
+
+
+def _version(suite: str, root: Path | None) -> str:
+    if suite not in _versions:
+        _versions[suite] = debian_root.haproxy_version(root)
+    return _versions[suite]
 
 
 @pytest.fixture
@@ -154,13 +160,13 @@ def haproxy_version(request: pytest.FixtureRequest) -> HaproxyVersion:
     """
     suite = getattr(request, "param", "host")
     if suite == "host":
-        return HaproxyVersion("host", "", None)
+        return HaproxyVersion("host", _version("host", None), None)
     found = request.getfixturevalue("debian_roots")[suite]
     if isinstance(found, debian_root.RootUnavailable):
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must run the {suite} haproxy, but its root is unavailable: {found}")
         pytest.skip(f"no Debian {suite} root to run its haproxy: {found}")
-    version = _versions.setdefault(suite, debian_root.haproxy_version(found))
+    version = _version(suite, found)
     if not version.startswith(CHROOT_SUITES[suite] + "."):
         pytest.fail(f"the {suite} root runs haproxy {version!r}, not {CHROOT_SUITES[suite]}: "
                     "update CHROOT_SUITES (and capture its fixtures: bin/capture-fixtures)")
