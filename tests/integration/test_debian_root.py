@@ -136,6 +136,13 @@ def test_existing_tree_without_haproxy_is_refused_not_deleted(tmp_path: Path, fa
 
 
 # --- mounts into the real roots ------------------------------------------------------------
+# The cached roots are shared with every other test run on this machine, which may mount and
+# run its own haproxy there meanwhile: each test counts only what belongs to its tmp_path.
+
+def mine(root: Path, tmp_path: Path) -> list[str]:
+    """Mount points under ``root`` that this test made (its tmp_path, at the same path)."""
+    return [point for point in debian_root.mounts_under(root) if str(tmp_path) in point]
+
 
 @pytest.fixture(params=list(CHROOT_SUITES))
 def real_root(request: pytest.FixtureRequest,
@@ -150,13 +157,13 @@ def real_root(request: pytest.FixtureRequest,
 
 def test_bind_unmounts_after_a_failing_block(real_root: Path, tmp_path: Path) -> None:
     """The block raises: the bind mount is gone and the mount point directories removed."""
-    before = debian_root.mounts_under(real_root)
+    assert [] == mine(real_root, tmp_path)
     with pytest.raises(RuntimeError), debian_root.chroot_mounts(real_root, tmp_path) as inside:
         (tmp_path / "seen").write_text("x")
         assert (inside / "seen").is_file()
-        assert len(before) + 1 == len(debian_root.mounts_under(real_root))
+        assert [str(inside)] == mine(real_root, tmp_path)
         raise RuntimeError("the test failed inside the mount")
-    assert before == debian_root.mounts_under(real_root)
+    assert [] == mine(real_root, tmp_path)
     assert not inside.exists()
     assert (tmp_path / "seen").is_file()  # unmounted, not deleted
 
@@ -166,7 +173,7 @@ def test_busy_mount_is_detached_lazily(real_root: Path, tmp_path: Path) -> None:
     with debian_root.chroot_mounts(real_root, tmp_path) as inside:
         squatter = subprocess.Popen(["sleep", "30"], cwd=inside)
     try:
-        assert str(inside) not in debian_root.mounts_under(real_root)
+        assert [] == mine(real_root, tmp_path)
         assert not inside.exists()  # the mount point directory went too
     finally:
         squatter.kill()
@@ -194,19 +201,19 @@ def test_real_roots_have_their_device_nodes(real_root: Path) -> None:
 def test_chrooted_haproxy_leaves_nothing_behind(real_root: Path, tmp_path: Path) -> None:
     """A chrooted master-worker haproxy, its test failing: after stop() no mount under the
     root and no process whose root directory is the root."""
-    before = debian_root.mounts_under(real_root)
     proxy = Haproxy(tmp_path, [9], master_worker=True)
     proxy.root = real_root
     try:
         with pytest.raises(RuntimeError):
             proxy.start()
-            assert proxy.workers() and set(debian_root.processes_in(real_root)) >= {
-                proxy.pid, *proxy.workers()}
+            assert proxy.workers() and {proxy.pid, *proxy.workers()} == set(
+                debian_root.processes_in(real_root, str(tmp_path)))
+            assert 1 == len(mine(real_root, tmp_path))
             raise RuntimeError("the test failed with haproxy running")
     finally:
         proxy.stop()
-    assert before == debian_root.mounts_under(real_root)
-    assert [] == debian_root.processes_in(real_root)
+    assert [] == mine(real_root, tmp_path)
+    assert [] == debian_root.processes_in(real_root, str(tmp_path))
 
 
 def test_failed_start_in_a_root_unmounts(real_root: Path, tmp_path: Path) -> None:
@@ -219,8 +226,8 @@ def test_failed_start_in_a_root_unmounts(real_root: Path, tmp_path: Path) -> Non
             proxy.start(timeout=3)
     finally:
         proxy.stop()
-    assert [] == debian_root.mounts_under(real_root)
-    assert [] == debian_root.processes_in(real_root)
+    assert [] == mine(real_root, tmp_path)
+    assert [] == debian_root.processes_in(real_root, str(tmp_path))
 
 
 def test_roots_build_in_parallel(tmp_path: Path, fake: Path,

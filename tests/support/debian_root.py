@@ -255,14 +255,17 @@ def chroot_mounts(root_dir: Path, host_dir: Path) -> Iterator[Path]:
         yield inside
 
 
-def processes_in(root_dir: Path) -> list[int]:
-    """Pids whose root directory is ``root_dir``: what a chroot left running."""
+def processes_in(root_dir: Path, mentioning: str = "") -> list[int]:
+    """Pids whose root directory is ``root_dir`` (and whose argv mentions ``mentioning``):
+    what a chroot left running. The roots are shared by every test run on the machine, so a
+    test asks about the processes of its own workdir."""
     wanted = os.path.realpath(root_dir)
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             with contextlib.suppress(OSError):
-                if os.readlink(f"/proc/{entry}/root") == wanted:
+                if os.readlink(f"/proc/{entry}/root") == wanted and (
+                        mentioning.encode() in Path(f"/proc/{entry}/cmdline").read_bytes()):
                     found.append(int(entry))
     return found
 
