@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 HAPROXY = "haproxy"
@@ -25,6 +26,12 @@ def free_port() -> int:
 
 class Haproxy:
     """One haproxy process (or master + worker with ``master_worker=True``) under ``workdir``."""
+
+    # Set before start() to run another Debian suite's haproxy (tests/support/debian_root.py):
+    # `chroot ROOT`, with the workdir bind-mounted at the same path inside ROOT until stop(),
+    # so sockets, pidfile and config keep their host paths and /proc shows the processes.
+    root: Path | None = None
+    _mounts: ExitStack | None = None
 
     def __init__(self, workdir: Path, servers: list[int], backups: list[int] | None = None,
                  master_worker: bool = False, check_inter_ms: int = 200,
@@ -75,9 +82,16 @@ class Haproxy:
         argv = [HAPROXY, "-db", "-f", str(self.config)]
         if self.master_worker:
             argv[1:1] = ["-W", "-S", self.master_socket]
+        if self.root is not None:  # chroot execs haproxy: its pid is haproxy's pid
+            argv = ["chroot", str(self.root), "/usr/sbin/haproxy", *argv[1:]]
         return argv
 
     def start(self, timeout: float = 5.0) -> Haproxy:
+        if self.root is not None and self._mounts is None:
+            from tests.support.debian_root import chroot_mounts
+
+            self._mounts = ExitStack()
+            self._mounts.enter_context(chroot_mounts(self.root, self.workdir))
         log = open(self.workdir / "haproxy.log", "ab")  # noqa: SIM115 - closed by the child
         self.process = subprocess.Popen(self.argv(), stdout=log, stderr=log,
                                         start_new_session=True)
@@ -152,6 +166,7 @@ class Haproxy:
     def stop(self) -> None:
         """Kill the whole process group (master, workers) and reap; safe to call twice."""
         if self.process is None:
+            self.unmount()
             return
         try:
             os.killpg(self.process.pid, signal.SIGCONT)
@@ -163,3 +178,10 @@ class Haproxy:
         except subprocess.TimeoutExpired:
             pass
         self.process = None
+        self.unmount()
+
+    def unmount(self) -> None:
+        """Undo start()'s mounts into ``root`` (stop() does it; also after a failed start)."""
+        if self._mounts is not None:
+            mounts, self._mounts = self._mounts, None
+            mounts.close()
