@@ -124,7 +124,7 @@ def process(opts: Options, name: str, pidfile: str | None) -> int:
     """Is the process running (zombies, stopped and worker-less masters are not)?"""
     from lbcheck.checks.haproxy import process_sample
 
-    return _finish(opts, "process", (name, pidfile), lambda d: [process_sample(pidfile, name)])
+    return _finish(opts, "process", (name, pidfile), lambda d: [process_sample(pidfile, d, name)])
 
 
 @cli.command(name="socket")
