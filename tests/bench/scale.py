@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from tests.bench.spawn import measure
@@ -32,9 +33,10 @@ SERVERS_PER_BACKEND = 5
 TARGET = 1.1  # `--backend app` on big ÷ on small, wall: the probe must not scale with the config
 BLOCK = 5  # runs per measure() call; blocks of all cases alternate (as in tests/bench/spawn.py)
 DIRECT = ("show info", "show stat app 6 -1", "show stat")
+PAIRED = ("lbcheck haproxy", "lbcheck haproxy --backend app", "lbcheck backends (every backend)")
 
 
-def run(runs: int = 40, direct_runs: int = 20) -> str:
+def run(runs: int = 60, direct_runs: int = 20) -> str:
     web = WebServers(1)
     workdirs: list[Path] = []
     proxies: list[Haproxy] = []
@@ -52,15 +54,14 @@ def run(runs: int = 40, direct_runs: int = 20) -> str:
         for label, (argv, which) in cases.items():  # first verdict is logged; warm the caches
             _warm(label, argv, envs[which])
         spawned = measure_interleaved(cases, envs, runs)
-        direct = time_socket(small, big, direct_runs)
-        parsing = time_parsing(big, direct_runs)
+        inproc = time_in_process(small, big, direct_runs)
     finally:
         for proxy in proxies:
             proxy.stop()
         web.stop()
         for workdir in workdirs:
             shutil.rmtree(workdir, ignore_errors=True)
-    return report(spawned, direct, parsing, runs, direct_runs)
+    return report(spawned, inproc, direct_runs)
 
 
 def _warm(label: str, argv: list[str], env: dict[str, str]) -> None:
@@ -90,34 +91,47 @@ def wait_until_app_up(proxy: Haproxy, timeout: float = 5.0) -> None:
 
 
 def spawned_cases(small: Haproxy, big: Haproxy) -> dict[str, tuple[list[str], str]]:
-    """label → (argv, which haproxy's state dir: s, b, or - for the baselines)."""
+    """label|s or label|b → (argv, state dir key); each small case is followed by its big twin,
+    so that a pair is measured back to back (see :func:`paired`)."""
     python, lbcheck = sys.executable, str(BIN / "lbcheck")
     cases: dict[str, tuple[list[str], str]] = {
         "python3 -c pass": ([python, "-c", "pass"], "-"),
         "python3 -c 'import click'": ([python, "-c", "import click"], "-"),
     }
-    for which, proxy in (("s", small), ("b", big)):
-        check = [lbcheck, "haproxy", "--socket", proxy.socket, "--pidfile", proxy.pidfile]
-        cases[f"lbcheck haproxy|{which}"] = (check, which)
-        cases[f"lbcheck haproxy --backend app|{which}"] = ([*check, "--backend", "app"], which)
-        cases[f"lbcheck backends (every backend)|{which}"] = (
-            [lbcheck, "backends", "--socket", proxy.socket], which)
+    for label in PAIRED:
+        for which, proxy in (("s", small), ("b", big)):
+            check = [lbcheck, "haproxy", "--socket", proxy.socket, "--pidfile", proxy.pidfile]
+            argv = {"lbcheck haproxy": check,
+                    "lbcheck haproxy --backend app": [*check, "--backend", "app"],
+                    "lbcheck backends (every backend)": [lbcheck, "backends", "--socket",
+                                                         proxy.socket]}[label]
+            cases[f"{label}|{which}"] = (argv, which)
     return cases
 
 
 def measure_interleaved(cases: dict[str, tuple[list[str], str]],
-                        envs: dict[str, dict[str, str]], runs: int) -> dict[str, dict[str, float]]:
-    """Median over blocks of BLOCK runs; the case order rotates each round, so no case is
-    always the one that follows the heaviest."""
+                        envs: dict[str, dict[str, str]],
+                        runs: int) -> dict[str, list[dict[str, float]]]:
+    """One block of BLOCK runs per case per round; odd rounds go in reverse order, so neither
+    twin of a pair is always the one measured first, or always the one after a heavy case."""
     names = list(cases)
-    samples: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    blocks: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     for round_ in range(max(1, runs // BLOCK)):
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in names if round_ % 2 == 0 else names[::-1]:
             argv, which = cases[name]
-            samples[name].append(measure(argv, BLOCK, envs[which]))
-    return {name: {k: statistics.median(s[k] for s in got) for k in got[0]}
-            for name, got in samples.items()}
+            blocks[name].append(measure(argv, BLOCK, envs[which]))
+    return blocks
+
+
+def summary(blocks: list[dict[str, float]]) -> dict[str, float]:
+    """Median of the block medians, per column (wall, cpu, rss)."""
+    return {key: statistics.median(b[key] for b in blocks) for key in blocks[0]}
+
+
+def paired(small: list[dict[str, float]], big: list[dict[str, float]], key: str) -> float:
+    """Median of the per-round ratios big/small: each round's twins ran back to back, so
+    load that drifts between rounds (other engineers' tests) cancels out of each ratio."""
+    return statistics.median(b[key] / s[key] for s, b in zip(small, big, strict=True))
 
 
 def ask(path: str, command: str) -> int:
@@ -132,81 +146,83 @@ def ask(path: str, command: str) -> int:
     return size
 
 
-def time_socket(small: Haproxy, big: Haproxy,
-                runs: int) -> dict[tuple[str, str], tuple[float, int]]:
-    """(command, s|b) → (median ms, reply bytes): haproxy generating and sending, no Python
-    parsing. Interleaved like the spawned cases."""
-    times: dict[tuple[str, str], list[float]] = {}
-    sizes: dict[tuple[str, str], int] = {}
-    for _ in range(runs):
-        for command in DIRECT:
-            for which, proxy in (("s", small), ("b", big)):
-                started = time.perf_counter()
-                sizes[command, which] = ask(proxy.socket, command)
-                times.setdefault((command, which), []).append(
-                    (time.perf_counter() - started) * 1000)
-    return {key: (statistics.median(got), sizes[key]) for key, got in times.items()}
+def time_in_process(small: Haproxy, big: Haproxy,
+                    runs: int) -> dict[str, dict[str, tuple[float, int | None]]]:
+    """step → {s|b: (median ms, reply bytes or None)}: where a check's time goes.
 
-
-def time_parsing(big: Haproxy, runs: int) -> dict[str, float]:
-    """Median ms of the installed parser and judge on the big haproxy's replies, in-process."""
+    The socket rows are haproxy generating and sending its reply (no Python parsing); the
+    process row is the /proc probe every `lbcheck haproxy` runs first; the parser rows are
+    the installed lbcheck's own code on replies fetched once.
+    """
+    from lbcheck.checks import process
     from lbcheck.checks.backends import Limit, judge_backends, parse_stat
 
-    full = big.query("show stat")
-    one = big.query("show stat app 6 -1")
-    parsed = parse_stat(full)
-    steps: dict[str, Callable[[], object]] = {
-        "parse_stat(show stat) [big]": lambda: parse_stat(full),
-        "parse_stat(show stat app 6 -1) [big]": lambda: parse_stat(one),
-        "judge_backends(every backend) [big]": lambda: judge_backends(parsed, []),
-        "judge_backends(app) [big]": lambda: judge_backends(parsed, [Limit("app")]),
-    }
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(runs):
-        for name, step in steps.items():
-            started = time.perf_counter()
-            step()
-            times[name].append((time.perf_counter() - started) * 1000)
-    return {name: statistics.median(got) for name, got in times.items()}
+    steps: dict[str, dict[str, Callable[[], object]]] = {}
+    for which, proxy in (("s", small), ("b", big)):
+        full = proxy.query("show stat")
+        parsed = parse_stat(full)
+        for command in DIRECT:
+            steps.setdefault(f"socket: {command}", {})[which] = partial(ask, proxy.socket,
+                                                                         command)
+        for label, step in {
+            "process.collect (pidfile)": partial(process.collect, "haproxy", proxy.pidfile),
+            "parse_stat(show stat)": partial(parse_stat, full),
+            "parse_stat(show stat app 6 -1)": partial(parse_stat,
+                                                      proxy.query("show stat app 6 -1")),
+            "judge_backends(every backend)": partial(judge_backends, parsed, []),
+            "judge_backends(app)": partial(judge_backends, parsed, [Limit("app")]),
+        }.items():
+            steps.setdefault(label, {})[which] = step
+    times: dict[tuple[str, str], list[float]] = {}
+    sizes: dict[tuple[str, str], int | None] = {}
+    for _ in range(runs):  # interleaved like the spawned cases
+        for label, twins in steps.items():
+            for which, timed_step in twins.items():
+                started = time.perf_counter()
+                result = timed_step()
+                times.setdefault((label, which), []).append(
+                    (time.perf_counter() - started) * 1000)
+                sizes[label, which] = result if isinstance(result, int) else None
+    return {label: {which: (statistics.median(times[label, which]), sizes[label, which])
+                    for which in twins} for label, twins in steps.items()}
 
 
-def report(spawned: dict[str, dict[str, float]],
-           direct: dict[tuple[str, str], tuple[float, int]],
-           parsing: dict[str, float], runs: int, direct_runs: int) -> str:
+def report(spawned: dict[str, list[dict[str, float]]],
+           inproc: dict[str, dict[str, tuple[float, int | None]]], direct_runs: int) -> str:
     servers = EXTRA_BACKENDS * SERVERS_PER_BACKEND
-    click = spawned["python3 -c 'import click'"]["wall"]
+    medians = {name: summary(blocks) for name, blocks in spawned.items()}
+    click = medians["python3 -c 'import click'"]["wall"]
+    rounds = len(next(iter(spawned.values())))
     lines = [
         (f"scale: small = backend app (1 server); big = app + {EXTRA_BACKENDS:,} backends × "
          f"{SERVERS_PER_BACKEND} servers ({servers:,} servers, no checks)"),
-        (f"spawned: {runs} runs each, interleaved in blocks of {BLOCK}; median of the block "
-         "medians; one machine, one run"),
+        (f"spawned: {rounds * BLOCK} runs each in {rounds} interleaved rounds of blocks of "
+         f"{BLOCK}; median of the block medians; one machine, one run"),
         (f"{'command':<34} {'haproxy':<7} {'wall ms':>8} {'cpu ms':>8} {'rss MiB':>8} "
          f"{'÷ click':>8}"),
     ]
-    for name, got in spawned.items():
+    for name, got in medians.items():
         label, _, which = name.partition("|")
         where = {"s": "small", "b": "big", "": "-"}[which]
         lines.append(f"{label:<34} {where:<7} {got['wall']:8.1f} {got['cpu']:8.1f} "
                      f"{got['rss']:8.1f} {got['wall'] / click:8.2f}")
     lines.append("")
-    lines.append(f"{'big ÷ small':<42} {'wall':>8} {'cpu':>8}")
-    ratios: dict[str, float] = {}
-    for label in ("lbcheck haproxy", "lbcheck haproxy --backend app",
-                  "lbcheck backends (every backend)"):
-        s, b = spawned[f"{label}|s"], spawned[f"{label}|b"]
-        ratios[label] = b["wall"] / s["wall"]
-        lines.append(f"{label:<42} {ratios[label]:7.2f}× {b['cpu'] / s['cpu']:7.2f}×")
-    ratio = ratios["lbcheck haproxy --backend app"]
-    lines.append(f"target: lbcheck haproxy --backend app big/small ≤ {TARGET}× (wall): "
+    lines.append(f"{'big ÷ small':<34} {'wall':>8} {'cpu':>8} {'wall, paired':>13} "
+                 f"{'cpu, paired':>12}")
+    for label in PAIRED:
+        s, b = medians[f"{label}|s"], medians[f"{label}|b"]
+        pair = spawned[f"{label}|s"], spawned[f"{label}|b"]
+        lines.append(f"{label:<34} {b['wall'] / s['wall']:7.2f}× {b['cpu'] / s['cpu']:7.2f}× "
+                     f"{paired(*pair, 'wall'):12.2f}× {paired(*pair, 'cpu'):11.2f}×")
+    app = "lbcheck haproxy --backend app"
+    ratio = medians[f"{app}|b"]["wall"] / medians[f"{app}|s"]["wall"]
+    lines.append(f"target: {app} big/small ≤ {TARGET}× (wall, ratio of medians): "
                  f"{ratio:.2f}× — {'met' if ratio <= TARGET else 'NOT met'}")
     lines.append("")
-    lines.append(f"stats socket, in-process raw socket, connect → EOF, median of {direct_runs}")
-    lines.append(f"{'command':<34} {'small ms':>9} {'bytes':>10} {'big ms':>9} {'bytes':>10}")
-    for command in DIRECT:
-        (s_ms, s_size), (b_ms, b_size) = direct[command, "s"], direct[command, "b"]
-        lines.append(f"{command:<34} {s_ms:9.2f} {s_size:10,} {b_ms:9.2f} {b_size:10,}")
-    lines.append("")
-    lines.append(f"installed parser, in-process, median of {direct_runs}")
-    for name, ms in parsing.items():
-        lines.append(f"{name:<42} {ms:8.2f} ms")
+    lines.append(f"in-process, median of {direct_runs} (socket: raw, connect → EOF)")
+    lines.append(f"{'step':<42} {'small ms':>9} {'big ms':>9} {'big bytes':>11}")
+    for label, twins in inproc.items():
+        (s_ms, _), (b_ms, b_size) = twins["s"], twins["b"]
+        size = f"{b_size:11,}" if b_size is not None else f"{'':11}"
+        lines.append(f"{label:<42} {s_ms:9.2f} {b_ms:9.2f} {size}")
     return "\n".join(lines)
