@@ -6,8 +6,10 @@ Two real haproxies run side by side: *small* has only backend `app`; *big* has `
 4,000 backends × 5 servers (servers without `check`, so 20,000 health checks do not load the
 machine the measurement runs on). The spawned checks are interleaved with `python3 -c pass`
 and `python3 -c 'import click'` so that machine load hits every case alike, and judged by the
-ratio big/small, never by an absolute time. A second table times the stats socket itself,
-in-process, and Python's parsing of the replies, to show where the time goes.
+ratio big/small, never by an absolute time; `lbcheck haproxy` without --backend is the control
+(no backends probe), so what its ratio shows is not the backends probe's doing. A second table
+times, in-process, the stats socket itself, the /proc probe and Python's parsing of the
+replies, to show where the time goes.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ BIN = Path(sys.executable).parent
 EXTRA_BACKENDS = 4000
 SERVERS_PER_BACKEND = 5
 TARGET = 1.1  # `--backend app` on big ÷ on small, wall: the probe must not scale with the config
-BLOCK = 5  # runs per measure() call; blocks of all cases alternate (as in tests/bench/spawn.py)
+BLOCK = 5  # runs per measure() call, as in tests/bench/spawn.py
 DIRECT = ("show info", "show stat app 6 -1", "show stat")
 PAIRED = ("lbcheck haproxy", "lbcheck haproxy --backend app", "lbcheck backends (every backend)")
 
