@@ -83,6 +83,19 @@ def stat_commands(names: list[str]) -> str | None:
     return ";".join(f"show stat {name} {BACKEND_AND_SERVERS} -1" for name in names)
 
 
+def describe(limits: list[Limit]) -> str:
+    """The --verbose threshold line, with what the mode costs: the on-call tuning a slow check
+    on a big haproxy needs to see that "every backend" reads all of `show stat`."""
+    if not limits:
+        return ("backends: every backend ≥ 1 UP — reads the whole `show stat`, whose cost "
+                "grows with every backend and server (name backends with --backend)")
+    cost = ("asked for by name: cost flat in haproxy's size"
+            if stat_commands([limit.backend for limit in limits]) else
+            "a name `show stat` cannot filter by: the whole `show stat` is read")
+    return (f"backends: {', '.join(map(str, limits))}; backups count only when no active is "
+            f"UP; {cost}")
+
+
 def parse_filtered(reply: str, names: list[str]) -> dict[str, Backend]:
     """The replies to :func:`stat_commands`, in order; an unknown name is simply absent."""
     parts = reply.split("\n\n")

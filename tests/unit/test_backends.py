@@ -15,6 +15,7 @@ from lbcheck.checks.backends import (
     Limit,
     LimitError,
     Server,
+    describe,
     judge_backends,
     parse_filtered,
     parse_limit,
@@ -367,3 +368,10 @@ def test_a_filtered_reply_cut_short_is_unknown(cut: int) -> None:
     with pytest.raises(ProbeError) as caught:
         parse_filtered(reply[:cut], ["be_app", "be_static"])
     assert State.UNKNOWN == caught.value.state
+
+
+def test_verbose_says_what_each_mode_costs() -> None:
+    """"Every backend" reads the whole `show stat`; named backends are asked for by name."""
+    assert "reads the whole `show stat`" in describe([])
+    assert describe([Limit("app")]).endswith("asked for by name: cost flat in haproxy's size")
+    assert describe([Limit("42")]).endswith("the whole `show stat` is read")
