@@ -35,7 +35,8 @@ class Haproxy:
 
     def __init__(self, workdir: Path, servers: list[int], backups: list[int] | None = None,
                  master_worker: bool = False, check_inter_ms: int = 200,
-                 debian_unit: bool = False, expose_fd: bool = True) -> None:
+                 debian_unit: bool = False, expose_fd: bool = True,
+                 extra_backends: int = 0, servers_per_backend: int = 5) -> None:
         self.workdir = workdir
         self.socket = str(workdir / "admin.sock")
         self.master_socket = str(workdir / "master.sock")
@@ -49,6 +50,8 @@ class Haproxy:
         self.expose_fd = expose_fd
         self.master_worker = master_worker or debian_unit
         self.process: subprocess.Popen[bytes] | None = None
+        self.extra_backends = extra_backends  # be1…beN of servers_per_backend: bin/bench scale
+        self.servers_per_backend = servers_per_backend
         self.config.write_text(self.render(servers, backups or [], check_inter_ms))
 
     def render(self, servers: list[int], backups: list[int], inter: int) -> str:
@@ -73,6 +76,10 @@ class Haproxy:
                   for i, p in enumerate(servers, 1)]
         lines += [f"    server spare{i} 127.0.0.1:{p} check inter {inter} backup"
                   for i, p in enumerate(backups, 1)]
+        for b in range(1, self.extra_backends + 1):  # no `check`: 20,000 would load the box
+            lines.append(f"backend be{b}")
+            lines += [f"    server s{i} 127.0.0.1:{servers[0] if servers else 9}"
+                      for i in range(1, self.servers_per_backend + 1)]
         return "\n".join(lines) + "\n"
 
     def argv(self) -> list[str]:
