@@ -15,7 +15,8 @@ REQUIRED = ("Name", "Pid")
 def parse_info(reply: str) -> dict[str, str]:
     """``Key: value`` lines → dict; raises ProbeError for anything that is not `show info`."""
     if not reply.strip():
-        raise ProbeError(State.CRITICAL, "stats socket closed the connection without a reply")
+        raise ProbeError(State.CRITICAL, "stats socket closed the connection without a reply",
+                         transient=True)
     fields: dict[str, str] = {}
     for line in reply.splitlines():
         if not line:
@@ -35,12 +36,16 @@ def parse_info(reply: str) -> dict[str, str]:
 
 
 def judge_info(info: dict[str, str]) -> Sample:
-    """A soft-stopping process (old one after a reload, or `disable frontend`…) is not serving."""
+    """A soft-stopping process is not serving; it is transient because, during a reload, the
+    old worker can still accept a connection while the new one serves: asking again on a fresh
+    connection reaches the new worker. A haproxy really stopping answers the same every time.
+    """
     pid = info.get("Pid", "?")
     version = info.get("Version", "?")
     if info.get("Stopping", "0") not in ("0", ""):
-        return Sample("socket", State.CRITICAL,
-                      f"haproxy {pid} reports Stopping: {info['Stopping']} (soft-stop in progress)")
+        raise ProbeError(State.CRITICAL, f"haproxy {pid} reports Stopping: {info['Stopping']} "
+                         "(soft-stop in progress, and no other process answered)",
+                         transient=True)
     metrics: list[tuple[str, float]] = []
     for key, name in (("Uptime_sec", "uptime_s"), ("Idle_pct", "idle_pct"),
                       ("CurrConns", "conns")):

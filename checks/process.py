@@ -79,14 +79,16 @@ def read_pidfile(path: str) -> list[int]:
         with open(path, encoding="ascii", errors="replace") as fh:
             text = fh.read()
     except FileNotFoundError:
-        raise ProbeError(State.CRITICAL, f"pidfile {path} does not exist: haproxy is not running")
+        raise ProbeError(State.CRITICAL, f"pidfile {path} does not exist: haproxy is not "
+                         "running", transient=True)  # haproxy re-creates it on each reload
     except PermissionError:
         raise ProbeError(State.UNKNOWN, f"permission denied reading pidfile {path}")
     except OSError as exc:
         raise ProbeError(State.UNKNOWN, f"cannot read pidfile {path}: {exc.strerror}")
     pids = [int(word) for word in text.split() if word.isdigit()]
     if not pids:
-        raise ProbeError(State.UNKNOWN, f"pidfile {path} holds no pid: {text[:40]!r}")
+        raise ProbeError(State.UNKNOWN, f"pidfile {path} holds no pid: {text[:40]!r}",
+                         transient=True)  # read between haproxy's truncate and write
     return pids
 
 
@@ -124,9 +126,8 @@ def collect(name: str = "haproxy", pidfile: str | None = None) -> ProcessReport:
     if pidfile is not None:
         roots = tuple(p for pid in read_pidfile(pidfile) if (p := read_proc(pid)) is not None)
         if not roots:
-            raise ProbeError(
-                State.CRITICAL, f"no process with the pid in {pidfile}: haproxy is not running"
-            )
+            raise ProbeError(State.CRITICAL, f"no process with the pid in {pidfile}: haproxy "
+                             "is not running", transient=True)  # a restart rewrites it
         masters = frozenset(p.pid for p in roots if p.alive and is_master(p.pid))
         named = workers_of(masters, name)
         return ProcessReport(name, roots, named, masters, f"pidfile {pidfile}")

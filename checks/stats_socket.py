@@ -2,7 +2,9 @@
 
 A socket that accepts but never answers is the signature of a hung haproxy (the kernel
 completes the connection; nobody reads it). Every failure becomes a :class:`ProbeError`
-whose reason says exactly what happened, because this text is what the on-call reads.
+whose reason says exactly what happened, because this text is what the on-call reads. A
+refused or reset connection is also what a reload looks like for a moment, so those are
+marked transient and asked again (lbcheck.checks.retry); a silent socket is not.
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ def query(path: str, command: str, deadline: Deadline, what: str = "stats socket
                 f"{f'sent only {size} bytes' if size else 'did not answer'} "
                 f"to {command!r} within {deadline.seconds:g} s: haproxy is hung or overloaded",
             ) from None
-        except ConnectionResetError:
+        except ConnectionError:  # reset, broken pipe: the listener went away (a reload)
             raise ProbeError(State.CRITICAL, f"{what} {path}: connection reset during "
-                             f"{command!r}") from None
+                             f"{command!r}", transient=True) from None
         except OSError as exc:
             raise ProbeError(State.UNKNOWN, f"{what} {path}: {exc.strerror or exc} "
                              f"during {command!r}") from None
@@ -71,8 +73,12 @@ def _connect(path: str, deadline: Deadline, what: str) -> _socket.socket:
                          "(run as root or a member of the socket's group)") from None
     except ConnectionRefusedError:
         sock.close()
-        raise ProbeError(State.CRITICAL, f"{what} {path} refused the connection: "
-                         "nothing is listening (haproxy dead, socket file stale)") from None
+        raise ProbeError(State.CRITICAL, f"{what} {path} refused the connection: nothing is "
+                         "listening (haproxy dead, socket file stale)", transient=True) from None
+    except ConnectionError:  # reset while the listener is closed and re-created (a reload)
+        sock.close()
+        raise ProbeError(State.CRITICAL, f"{what} {path} reset the connection",
+                         transient=True) from None
     except (TimeoutError, DeadlineExceeded):
         sock.close()
         raise ProbeError(State.CRITICAL, f"connecting to {what} {path} timed out after "

@@ -124,7 +124,7 @@ def process(opts: Options, name: str, pidfile: str | None) -> int:
     """Is the process running (zombies, stopped and worker-less masters are not)?"""
     from lbcheck.checks.haproxy import process_sample
 
-    return _finish(opts, "process", (name, pidfile), lambda d: [process_sample(pidfile, name)])
+    return _finish(opts, "process", (name, pidfile), lambda d: [process_sample(pidfile, d, name)])
 
 
 @cli.command(name="socket")
@@ -144,12 +144,12 @@ def socket_command(opts: Options, socket_path: str | None) -> int:
 @click.pass_obj
 def backends(opts: Options, socket_path: str | None, limits: tuple) -> int:
     """Enough UP servers in each backend (`show stat`)?"""
+    from lbcheck.checks.backends import describe
     from lbcheck.checks.haproxy import backends_sample
 
     path = socket_path or opts.config.haproxy.socket
     return _finish(opts, "backends", (path, limits),
-                   lambda d: [backends_sample(path, list(limits), d)],
-                   (f"backends: {', '.join(map(str, limits)) or 'every backend ≥ 1 UP'}",))
+                   lambda d: [backends_sample(path, list(limits), d)], (describe(list(limits)),))
 
 
 @cli.command()
@@ -251,12 +251,10 @@ def watch_haproxy(opts: WatchOptions, socket_path: str | None, master_socket: st
     from lbcheck.watch import Watcher
 
     target = _haproxy_target(opts.check.config, socket_path, master_socket, pidfile, limits)
-    try:
-        track = TrackFile(opts.track_file)
-        track.write(1)  # failed until proven healthy (rise), like keepalived's init_fail
-    except OSError as exc:
-        raise click.UsageError(f"cannot write track file {opts.track_file}: "
-                               f"{exc.strerror}") from None
+    track = TrackFile(opts.track_file)  # written from the first verdict on, not before
+    problem = track.writable()
+    if problem:
+        raise click.UsageError(f"cannot write track file {opts.track_file}: {problem}")
     watcher = Watcher(target, track, opts.interval, opts.rise, opts.fall, opts.check.deadline,
                       opts.check.config.log, opts.graded, opts.metrics_file)
     return watcher.run(once=opts.once)

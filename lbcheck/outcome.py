@@ -36,12 +36,18 @@ EXIT_UNKNOWN = 3
 
 
 class ProbeError(Exception):
-    """A probe could not produce data; carries the state that failure means and why."""
+    """A probe could not produce data; carries the state that failure means and why.
 
-    def __init__(self, state: State, reason: str) -> None:
+    ``transient`` marks what a reload of a healthy haproxy also looks like for a moment (a
+    refused connection, an old worker's `Stopping: 1`, a pidfile being rewritten): the probe
+    asks again within the deadline before that failure stands (lbcheck.checks.retry).
+    """
+
+    def __init__(self, state: State, reason: str, transient: bool = False) -> None:
         super().__init__(reason)
         self.state = state
         self.reason = reason
+        self.transient = transient
 
 
 class Sample(NamedTuple):

@@ -34,7 +34,9 @@ class Watcher:
         self.deadline = deadline
         self.log = log
         self.graded = graded
-        self.verdict = Hysteresis(rise, fall, healthy=False)  # earn "healthy" at start-up
+        # The first verdict decides (keepalived's vrrp_script without init_fail): a watcher
+        # restarted on a healthy node must not write a failure for `rise` cycles first.
+        self.verdict = Hysteresis(rise, fall)
         self.stopping = threading.Event()
         self.metrics = None
         if metrics_path:
@@ -55,16 +57,15 @@ class Watcher:
             samples = [Sample("haproxy", State.UNKNOWN, str(exc))]
         outcome = Outcome(tuple(samples), (time.perf_counter() - started) * 1000)
         was = self.verdict.healthy
-        changed = self.verdict.update(outcome.state.exit_code == 0)
+        changed = self.verdict.update(outcome.state.exit_code == 0)  # always, on the first
         self.track.write(self.value(outcome))
-        if changed or self.cycles == 0:
+        if changed:
             log_transition(outcome, "watch-haproxy",
-                           None if self.cycles == 0 else ("OK" if was else "CRITICAL"),
-                           self.log)
+                           None if was is None else ("OK" if was else "CRITICAL"), self.log)
         self.cycles += 1
         now = time.time()
         if self.metrics is not None:
-            self.metrics.observe(outcome, self.verdict.healthy, changed, now)
+            self.metrics.observe(outcome, self.verdict.healthy is True, changed, now)
             if changed or now >= self._metrics_due:
                 self.metrics.write()
                 self._metrics_due = now + METRICS_EVERY

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,6 +50,13 @@ class Watch:
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=5)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "condition not reached within the bound"
+        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -99,7 +106,8 @@ def test_survives_haproxy_restarts_without_leaking_fds(tmp_path: Path, web, chec
                                                        watch: Watch, haproxy: Haproxy) -> None:
     """Killing and restarting haproxy repeatedly: verdicts follow, the fd count does not grow."""
     watch.wait_for("0")
-    baseline = watch.fds()
+    wait_until(lambda: check.log_file.exists() and check.log_file.stat().st_size > 0)
+    baseline = watch.fds()  # with the log file open: the first verdict is logged after it is written
     for _ in range(3):
         haproxy.stop()
         watch.wait_for("1", timeout=3)
@@ -125,19 +133,71 @@ def test_graded_mode_writes_the_backend_shortfall(tmp_path: Path, haproxy: Hapro
         watcher.proc.wait(timeout=5)
 
 
-def test_once_runs_one_cycle(tmp_path: Path, haproxy: Haproxy, check: Checker) -> None:
-    """--once: one check, the file written, the check's exit code."""
-    track = tmp_path / "once"
-    result = check("watch", "--track-file", str(track), "--once", "--rise", "1", "haproxy",
-                   "--socket", haproxy.socket, "--pidfile", haproxy.pidfile)
+def test_once_tells_the_truth_from_the_first_cycle(tmp_path: Path, haproxy: Haproxy,
+                                                   check: Checker) -> None:
+    """--once with the default rise 3: one check decides, healthy is 0 (file and metrics)."""
+    track, metrics = tmp_path / "once", tmp_path / "once.prom"
+    result = check("watch", "--track-file", str(track), "--metrics-file", str(metrics),
+                   "--once", "haproxy", "--socket", haproxy.socket, "--pidfile", haproxy.pidfile)
     assert (0, "0") == (result.returncode, track.read_text().strip())
+    families = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
+    assert 1.0 == families["lbcheck_healthy"].samples[0].value
+
+
+def test_once_fails_from_the_first_cycle(tmp_path: Path, haproxy: Haproxy,
+                                         check: Checker) -> None:
+    """The first verdict decides the other way too: a hung haproxy is 1 at once (fall 2)."""
+    track = tmp_path / "once"
+    haproxy.signal(signal.SIGSTOP)
+    try:
+        result = check("watch", "--track-file", str(track), "--once", "haproxy",
+                       "--socket", haproxy.socket, "--pidfile", haproxy.pidfile)
+    finally:
+        haproxy.signal(signal.SIGCONT)
+    assert (1, "1") == (result.returncode, track.read_text().strip())
+
+
+def test_a_restarted_watcher_never_writes_a_failure_for_a_healthy_node(
+        tmp_path: Path, haproxy: Haproxy, check: Checker) -> None:
+    """Restarted ten times (upgrade, Restart=always, a unit edit): every value keepalived could
+    read is 0, and the file is not even rewritten (same inode) — keepalived sees no event."""
+    first = Watch(tmp_path, haproxy, check)
+    try:
+        first.wait_for("0")
+    finally:
+        assert 0 == first.stop()
+    inode = os.stat(first.track).st_ino
+    seen: set[str] = set()
+    for _ in range(10):
+        watcher = Watch(tmp_path, haproxy, check)
+        try:
+            end = time.monotonic() + 0.6  # start-up and several 0.1 s cycles
+            while time.monotonic() < end:
+                seen.add(watcher.value())
+                time.sleep(0.002)
+        finally:
+            assert 0 == watcher.stop()
+    assert {"0"} == seen
+    assert inode == os.stat(first.track).st_ino
+
+
+def test_a_watcher_started_without_a_track_file_writes_its_first_verdict(
+        tmp_path: Path, haproxy: Haproxy, check: Checker) -> None:
+    """No file yet (first boot): nothing is written before a verdict, then 0 at once."""
+    watcher = Watch(tmp_path, haproxy, check)
+    try:
+        took = watcher.wait_for("0", timeout=5)
+    finally:
+        watcher.stop()
+    assert took < 2.0  # one cycle after start-up, not `rise` cycles
 
 
 def test_unwritable_track_file_is_a_usage_error(check: Checker, haproxy: Haproxy) -> None:
-    """A track file in a missing directory: one line, exit 2."""
+    """A track file in a missing directory: one line naming it, exit 2 (checked at start)."""
     result = check("watch", "--track-file", "/nonexistent/dir/track", "haproxy")
     assert 2 == result.returncode
     assert 1 == len(result.stderr.strip().splitlines())
+    assert "/nonexistent/dir does not exist" in result.stderr
 
 
 def test_master_worker_reload_then_hung_worker(tmp_path: Path, haproxy_mw: Haproxy,

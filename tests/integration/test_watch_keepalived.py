@@ -44,8 +44,8 @@ def keepalived(tmp_path: Path) -> Iterator[tuple[str, TrackFile]]:
             subprocess.run(["ip", "-n", ns, "link", "set", link, "up"], check=True)
         process = subprocess.Popen(
             ["ip", "netns", "exec", ns, "unshare", "--mount", "--propagation", "private", "sh",
-             "-c", "mount -t tmpfs tmpfs /run && exec keepalived --dont-fork --log-console "
-                   f"--vrrp -f {conf}"],
+             "-c", ("mount -t tmpfs tmpfs /run && exec keepalived --dont-fork --log-console "
+                    f"--vrrp -f {conf}")],
             stdout=open(tmp_path / "keepalived.log", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
         yield ns, track
     finally:
@@ -64,7 +64,7 @@ def holds_vip(ns: str) -> bool:
     return f" {VIP}/" in out
 
 
-def wait(predicate, timeout: float) -> float:  # noqa: ANN001
+def wait(predicate, timeout: float) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if predicate():

@@ -27,24 +27,29 @@ class Haproxy:
     """One haproxy process (or master + worker with ``master_worker=True``) under ``workdir``."""
 
     def __init__(self, workdir: Path, servers: list[int], backups: list[int] | None = None,
-                 master_worker: bool = False, check_inter_ms: int = 200) -> None:
+                 master_worker: bool = False, check_inter_ms: int = 200,
+                 debian_unit: bool = False, expose_fd: bool = True) -> None:
         self.workdir = workdir
         self.socket = str(workdir / "admin.sock")
         self.master_socket = str(workdir / "master.sock")
         self.pidfile = str(workdir / "haproxy.pid")
         self.config = workdir / "haproxy.cfg"
         self.port = free_port()
-        self.master_worker = master_worker
+        # debian_unit: started as Debian's haproxy.service starts it (`-Ws -p PIDFILE -S
+        # MASTER_SOCKET`, master-worker, reloaded with SIGUSR2), stats socket with
+        # `expose-fd listeners` as Debian's default haproxy.cfg has it (unless expose_fd=False).
+        self.debian_unit = debian_unit
+        self.expose_fd = expose_fd
+        self.master_worker = master_worker or debian_unit
         self.process: subprocess.Popen[bytes] | None = None
         self.config.write_text(self.render(servers, backups or [], check_inter_ms))
 
     def render(self, servers: list[int], backups: list[int], inter: int) -> str:
-        lines = [
-            "global",
-            f"    stats socket {self.socket} mode 600 level admin",
-            f"    pidfile {self.pidfile}",
-        ]
-        if self.master_worker:
+        expose = " expose-fd listeners" if self.debian_unit and self.expose_fd else ""
+        lines = ["global", f"    stats socket {self.socket} mode 600 level admin{expose}"]
+        if not self.debian_unit:  # the unit passes -p instead
+            lines.append(f"    pidfile {self.pidfile}")
+        if self.master_worker and not self.debian_unit:
             lines.append("    master-worker no-exit-on-failure")
         lines += [
             "defaults",
@@ -64,6 +69,9 @@ class Haproxy:
         return "\n".join(lines) + "\n"
 
     def argv(self) -> list[str]:
+        if self.debian_unit:
+            return [HAPROXY, "-Ws", "-f", str(self.config), "-p", self.pidfile,
+                    "-S", self.master_socket]
         argv = [HAPROXY, "-db", "-f", str(self.config)]
         if self.master_worker:
             argv[1:1] = ["-W", "-S", self.master_socket]
@@ -127,6 +135,10 @@ class Haproxy:
                 if b"(haproxy)" in stat and int(fields[1]) == self.pid and fields[0] != b"Z":
                     found.append(int(entry))
         return found
+
+    def reload(self) -> None:
+        """What `systemctl reload haproxy` does: SIGUSR2 to the master."""
+        self.signal(signal.SIGUSR2)
 
     def signal(self, signum: int, pid: int | None = None) -> None:
         os.kill(pid or self.pid, signum)

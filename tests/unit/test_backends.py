@@ -15,9 +15,12 @@ from lbcheck.checks.backends import (
     Limit,
     LimitError,
     Server,
+    describe,
     judge_backends,
+    parse_filtered,
     parse_limit,
     parse_stat,
+    stat_commands,
 )
 from lbcheck.outcome import ProbeError, State
 
@@ -316,3 +319,59 @@ def test_shortfall_sums_missing_servers_across_backends() -> None:
                                              *pool("b", "DOWN"))),
                             [parse_limit("a:3"), parse_limit("b")])
     assert (("a_up", 1.0), ("b_up", 0.0), ("shortfall", 3.0)) == sample.metrics
+
+
+# --- asking only for the named backends (cost flat in haproxy's size) ---------------------
+
+def _filtered(*names: str) -> str:
+    """What `show stat NAME 6 -1;…` answers: each backend's rows under its own header, then an
+    empty line; "No such proxy." for a name haproxy does not know (seen on 2.6.12)."""
+    lines = REAL.splitlines()
+    parts = []
+    for name in names:
+        rows = [row for row in lines[1:] if row.startswith(f"{name},")]
+        parts.append("\n".join([lines[0], *rows]) + "\n\n" if rows else "No such proxy.\n\n")
+    return "".join(parts)
+
+
+def test_named_backends_are_asked_for_one_by_one_on_one_connection() -> None:
+    """Backends and servers (type mask 6) of each name, sid -1 for every server."""
+    expected = "show stat be_app 6 -1;show stat be_static 6 -1"
+    assert expected == stat_commands(["be_app", "be_static"])
+
+
+@pytest.mark.parametrize("names", [[], ["42"], ["with space"], ["semi;colon"], ["app", "7"]])
+def test_names_show_stat_cannot_filter_by_are_asked_unfiltered(names: list[str]) -> None:
+    """No name, an all-digit name (read as a numeric proxy id) or a character HAProxy forbids
+    in names: None, so the caller reads the whole `show stat` as before."""
+    assert stat_commands(names) is None
+
+
+def test_filtered_replies_parse_as_the_whole_reply_does() -> None:
+    """The same backends as from the unfiltered reply; an unknown name is simply absent."""
+    names = ["be_app", "nope", "be_static"]
+    whole = parse_stat(REAL)
+    assert {n: whole[n] for n in ("be_app", "be_static")} == parse_filtered(
+        _filtered(*names), names)
+
+
+def test_unknown_backend_from_a_filtered_reply_is_unknown() -> None:
+    """`No such proxy.` reads as a backend missing from haproxy: UNKNOWN, named."""
+    sample = judge_backends(parse_filtered(_filtered("nope"), ["nope"]), [Limit("nope")])
+    assert (State.UNKNOWN, "backend nope not found in haproxy") == (sample.state, sample.reason)
+
+
+@pytest.mark.parametrize("cut", [1, 30, -1])
+def test_a_filtered_reply_cut_short_is_unknown(cut: int) -> None:
+    """Fewer complete replies than names asked for: cut short, never "backend not found"."""
+    reply = _filtered("be_app", "be_static")
+    with pytest.raises(ProbeError) as caught:
+        parse_filtered(reply[:cut], ["be_app", "be_static"])
+    assert State.UNKNOWN == caught.value.state
+
+
+def test_verbose_says_what_each_mode_costs() -> None:
+    """"Every backend" reads the whole `show stat`; named backends are asked for by name."""
+    assert "reads the whole `show stat`" in describe([])
+    assert describe([Limit("app")]).endswith("asked for by name: cost flat in haproxy's size")
+    assert describe([Limit("42")]).endswith("the whole `show stat` is read")
