@@ -12,6 +12,9 @@ page, no failed request, lbnotify still reading the FIFO, n1 still holding both 
 does see one, the report says what: every transition, every failing check with its reason
 (lbcheck's `check_transition` lines), keepalived's own lines, and the client's longest gap.
 
+Then the same lab hangs haproxy on n1 and the VIPs must move: a check keepalived cannot run
+counts as a success, so without that proof a dead check would pass the soak.
+
 CI runs 60 s per check; LBCHECK_SOAK_SECONDS shortens it while developing.
 """
 
@@ -41,6 +44,7 @@ SOAK_SECONDS = float(os.environ.get("LBCHECK_SOAK_SECONDS", "60"))
 RELOAD_EVERY = 0.5  # haproxy reloads: twice a second
 RESTART_EVERY = 10.0  # watcher restarts, the first half a period in
 SETTLE = 3.0  # after the last action: a late FAULT, page or failed request still counts
+HUNG_BOUND = 3.5  # s, a hung haproxy's client-seen outage: test_failover's bound
 LOGS = ("lbcheck.jsonl", "pages.jsonl", "keepalived.log")
 # keepalived's own lines worth counting: its state changes, what its checks told it, reloads.
 KEEPALIVED_NEWS = re.compile(r"FAULT|Entering|[Ss]cript|[Tt]racked|Reload|sent 0 priority")
@@ -185,6 +189,22 @@ def test_routine_day_causes_no_failover(soak_lab: Lab) -> None:
         "VIPs": {"n1": {VIP4, VIP6}, "n2": set()},
     }
     assert expected == soak.verdict(), soak.report()
+
+
+def test_the_soaked_check_still_catches_a_real_fault(soak_lab: Lab) -> None:
+    """The same check, after the soak, still fails n1 over when haproxy hangs: no vacuous pass.
+
+    keepalived counts a script it cannot run as a success, so a soak with a dead check would
+    pass too; this proves the master-worker check line is alive and judging.
+    """
+    result = soak_lab.measure("hung")
+    try:
+        assert {"n1": set(), "n2": {VIP4, VIP6}} == soak_lab.holders(), result
+        assert max(result.ipv4, result.ipv6) <= HUNG_BOUND, result
+    finally:
+        soak_lab.recover("hung")
+    print(f"\nhung after the soak ({soak_lab.check}): client-seen outage IPv4 "
+          f"{result.ipv4:.2f} s, IPv6 {result.ipv6:.2f} s")
 
 
 def run_soak(lab: Lab, seconds: float) -> Soak:
