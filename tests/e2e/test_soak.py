@@ -221,9 +221,10 @@ def run_soak(lab: Lab, seconds: float) -> Soak:
     soak.fifo_before = {n: lab.fifo_readers(n) for n in PRIORITY}
     started = time.monotonic()
     process, out = lab.poll(seconds + SETTLE + 10)
+    stop = threading.Event()  # a failing soak stops reloading before the lab goes down
+    reloader = threading.Thread(target=_reload_haproxy, name="soak-reloads",
+                                args=(lab, soak, started, reloads, stop))
     try:
-        reloader = threading.Thread(target=_reload_haproxy, args=(lab, soak, started, reloads),
-                                    name="soak-reloads")
         reloader.start()
         actions: list[tuple[float, str, Callable[[str], int]]] = [
             ((i + 0.5) * RESTART_EVERY, "watcher restarts", lab.restart_watcher)
@@ -235,6 +236,9 @@ def run_soak(lab: Lab, seconds: float) -> Soak:
         reloader.join(timeout=seconds + 30)
         _sleep_until(started + seconds + SETTLE)
     finally:
+        stop.set()
+        if reloader.is_alive():
+            reloader.join(timeout=5)
         soak.rows = stop_poll(process, out)
     soak.elapsed = time.monotonic() - started
     soak.new = {n: {log: _read_from(lab.workdir / n / log, offsets[n][log]) for log in LOGS}
@@ -248,10 +252,12 @@ def run_soak(lab: Lab, seconds: float) -> Soak:
     return soak
 
 
-def _reload_haproxy(lab: Lab, soak: Soak, started: float, count: int) -> None:
+def _reload_haproxy(lab: Lab, soak: Soak, started: float, count: int,
+                    stop: threading.Event) -> None:
     """`systemctl reload haproxy` every RELOAD_EVERY seconds, on the tick (bounded count)."""
     for i in range(count):
-        _sleep_until(started + i * RELOAD_EVERY)
+        if stop.wait(max(0.0, started + i * RELOAD_EVERY - time.monotonic())):
+            return
         master = _act(soak, "haproxy reloads", lab.reload_haproxy)
         if master is not None:
             soak.haproxy_masters.add(master)
