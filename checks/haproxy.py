@@ -70,13 +70,13 @@ def run(target: HaproxyTarget, deadline: Deadline) -> list[Sample]:
 def process_sample(pidfile: str | None, deadline: Deadline, name: str = "haproxy") -> Sample:
     """/proc, read again while the pidfile is being rewritten by a reload."""
     return timed("process", lambda: settled(
-        lambda: process.judge(process.collect(name, pidfile)), deadline))
+        lambda share: process.judge(process.collect(name, pidfile)), deadline))
 
 
 def socket_sample(path: str, deadline: Deadline) -> Sample:
     """`show info` from a process that is not stopping; an old worker's answer is asked again."""
-    return timed("socket", lambda: settled(lambda: info.judge_info(
-        info.parse_info(stats_socket.query(path, "show info", deadline))), deadline))
+    return timed("socket", lambda: settled(lambda share: info.judge_info(
+        info.parse_info(stats_socket.query(path, "show info", share))), deadline))
 
 
 def master_sample(path: str, deadline: Deadline) -> Sample:
@@ -89,14 +89,16 @@ def master_sample(path: str, deadline: Deadline) -> Sample:
     """
     from lbcheck.checks import master_cli
 
-    def attempt() -> Sample:
+    def attempt(share: Deadline) -> Sample:
         return master_cli.judge_proc(master_cli.parse_show_proc(
-            stats_socket.query(path, "show proc;quit", deadline, what="master CLI")))
+            stats_socket.query(path, "show proc;quit", share, what="master CLI")))
 
     def judged() -> Sample:
         try:
             return settled(attempt, deadline)
         except Exhausted as exc:
+            if isinstance(exc.last, stats_socket.NoAnswer):
+                raise  # a silent master is hung, not re-executing
             return Sample("master", State.WARN, f"{exc.reason}; a master re-executing for a "
                           "reload does that: its workers are judged by the other probes")
 
@@ -110,17 +112,17 @@ def backends_sample(path: str, limits: list[Limit], deadline: Deadline) -> Sampl
     names = [limit.backend for limit in limits]
     filtered = backends.stat_commands(names)
 
-    def attempt() -> Sample:
+    def attempt(share: Deadline) -> Sample:
         if filtered is None:
-            found = backends.parse_stat(stats_socket.query(path, "show stat", deadline))
+            found = backends.parse_stat(stats_socket.query(path, "show stat", share))
         else:
-            found = backends.parse_filtered(stats_socket.query(path, filtered, deadline), names)
+            found = backends.parse_filtered(stats_socket.query(path, filtered, share), names)
         return backends.judge_backends(found, limits)
 
     return timed("backends", lambda: settled(attempt, deadline))
 
 
-def settled(attempt: Callable[[], Sample], deadline: Deadline) -> Sample:
+def settled(attempt: Callable[[Deadline], Sample], deadline: Deadline) -> Sample:
     """Ride out a reload (lbcheck.checks.retry); note in the reason when it took retries."""
     sample, attempts = until_settled(attempt, deadline)
     if attempts.tries == 1:

@@ -3,8 +3,10 @@
 A socket that accepts but never answers is the signature of a hung haproxy (the kernel
 completes the connection; nobody reads it). Every failure becomes a :class:`ProbeError`
 whose reason says exactly what happened, because this text is what the on-call reads. A
-refused or reset connection is also what a reload looks like for a moment, so those are
-marked transient and asked again (lbcheck.checks.retry); a silent socket is not.
+refused or reset connection is also what a reload looks like for a moment, and so is, rarely,
+silence (an old worker that accepted the connection as it stopped): all are marked transient
+and asked again while the deadline allows (lbcheck.checks.retry). A really hung haproxy stays
+silent on every attempt and fails at the deadline, as it did with one attempt.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ import errno
 
 from lbcheck.deadline import Deadline, DeadlineExceeded
 from lbcheck.outcome import ProbeError, State
+
+
+class NoAnswer(ProbeError):
+    """Accepted and silent (or a full backlog): what a hung haproxy looks like."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(State.CRITICAL, reason, transient=True)
+
 
 MAX_REPLY = 16 * 1024 * 1024  # `show stat` of a very large config; anything bigger is garbage
 
@@ -39,12 +49,11 @@ def query(path: str, command: str, deadline: Deadline, what: str = "stats socket
                 if size > MAX_REPLY:
                     raise ProbeError(State.UNKNOWN, f"{what} {path}: reply to {command!r} "
                                      f"exceeds {MAX_REPLY} bytes")
-        except (TimeoutError, DeadlineExceeded):
-            raise ProbeError(
-                State.CRITICAL,
+        except (TimeoutError, DeadlineExceeded):  # transient while there is time to ask again:
+            raise NoAnswer(  # an old worker can swallow a connection during a reload
                 f"{what} {path} accepted the connection but "
                 f"{f'sent only {size} bytes' if size else 'did not answer'} "
-                f"to {command!r} within {deadline.seconds:g} s: haproxy is hung or overloaded",
+                f"to {command!r} within {deadline.seconds:.2g} s: haproxy is hung or overloaded",
             ) from None
         except ConnectionError:  # reset, broken pipe: the listener went away (a reload)
             raise ProbeError(State.CRITICAL, f"{what} {path}: connection reset during "
@@ -81,8 +90,8 @@ def _connect(path: str, deadline: Deadline, what: str) -> _socket.socket:
                          transient=True) from None
     except (TimeoutError, DeadlineExceeded):
         sock.close()
-        raise ProbeError(State.CRITICAL, f"connecting to {what} {path} timed out after "
-                         f"{deadline.seconds:g} s (listen backlog full: haproxy hung?)") from None
+        raise NoAnswer(f"connecting to {what} {path} timed out after "
+                       f"{deadline.seconds:.2g} s (listen backlog full: haproxy hung?)") from None
     except OSError as exc:
         sock.close()
         reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))

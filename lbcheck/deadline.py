@@ -34,6 +34,11 @@ class Deadline:
             raise DeadlineExceeded(f"deadline of {self.seconds:g} s passed")
         return left
 
+    def part(self, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now but never after this one: one attempt's share, so a
+        connection an old worker swallowed during a reload leaves time to ask again."""
+        return Deadline(max(0.0, min(seconds, self.remaining())))
+
     @contextmanager
     def guard(self, slack: float = 0.05) -> Iterator[None]:
         """Interrupt whatever runs once the deadline (plus ``slack``) has passed."""

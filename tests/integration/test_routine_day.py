@@ -79,6 +79,8 @@ def test_reload_storm_never_fails_a_healthy_node(check: Checker,
     print(f"\nreload storm: {len(reloads)} reloads ({done} counted by the master), "
           f"{checks} checks, {len(failures)} non-zero, {retried} rode out a reload by asking "
           "again")
+    for failure in failures:
+        print(failure)
     assert [] == failures
     assert done >= 0.8 * len(reloads) >= 0.8 * STORM_SECONDS / RELOAD_EVERY - 1
     assert checks >= 2 * len(reloads)  # the checks really ran through the storm
@@ -140,4 +142,21 @@ def test_a_master_cli_refusing_while_the_worker_serves_is_a_warning(
     assert (0, "WARN") == (result.returncode, master["state"]), result.stdout
     assert "refused the connection" in master["reason"]
     assert "re-executing for a reload" in master["reason"]
+    assert took < 1.5
+
+
+def test_a_silent_master_cli_is_still_a_failure(check: Checker, debian_haproxy: Haproxy,
+                                                tmp_path: Path) -> None:
+    """Refusing is a re-exec; silence (accepted, never answered) is a hung master: exit 1."""
+    silent = tmp_path / "silent-master.sock"
+    with socket.socket(socket.AF_UNIX) as sock:  # listening, never accepting: the kernel
+        sock.bind(str(silent))                  # completes connections nobody reads
+        sock.listen(8)
+        args = every_probe(debian_haproxy)
+        args[args.index("--master-socket") + 1] = str(silent)
+        result, took = check.timed(*args)
+    verdict = json.loads(result.stdout)
+    assert 1 == result.returncode, result.stdout
+    assert verdict["reason"].startswith("master: master CLI"), verdict["reason"]
+    assert "did not answer" in verdict["reason"]
     assert took < 1.5

@@ -18,7 +18,7 @@ def flaky(failures: list[ProbeError], answer: str = "answer"):
     """An attempt that raises each of ``failures`` in turn, then answers."""
     calls: list[float] = []
 
-    def attempt() -> str:
+    def attempt(share: Deadline) -> str:
         calls.append(time.monotonic())
         if len(calls) <= len(failures):
             raise failures[len(calls) - 1]
@@ -44,8 +44,9 @@ def test_transient_failures_are_asked_again_until_an_answer() -> None:
 
 
 def test_a_lasting_failure_is_not_retried() -> None:
-    """A hang (or anything not transient) is raised at once: it already spent its time."""
-    hung = ProbeError(State.CRITICAL, "did not answer")
+    """A failure that is not transient (a zombie, a reply that is not haproxy's) is raised at
+    once: asking again cannot change it."""
+    hung = ProbeError(State.CRITICAL, "not haproxy")
     attempt, calls = flaky([hung])
     with pytest.raises(ProbeError) as caught:
         until_settled(attempt, Deadline(0.8))
@@ -79,3 +80,22 @@ def test_note_names_the_first_failure_only_when_it_differs() -> None:
     """'first:' would repeat the reason when the same failure lasted throughout."""
     assert " (attempt 2 after 12 ms)" == Attempts(2, 12.3, "refused").note("refused")
     assert " (attempt 2 after 12 ms; first: reset)" == Attempts(2, 12.3, "reset").note("x")
+
+
+def test_each_attempt_gets_a_share_so_a_swallowed_connection_leaves_time_to_ask_again() -> None:
+    """Half of what is left after the reserve, then half again, then (under 0.1 s) the rest:
+    a silent first attempt costs 0.35 s of 0.8, a really silent socket all of it."""
+    shares: list[float] = []
+
+    def silent(share: Deadline) -> str:
+        shares.append(share.seconds)
+        time.sleep(share.seconds)
+        raise ProbeError(State.CRITICAL, "did not answer", transient=True)
+
+    deadline = Deadline(0.8)
+    with pytest.raises(Exhausted):
+        until_settled(silent, deadline)
+    assert shares[0] == pytest.approx(0.35, abs=0.02)
+    assert shares[1] == pytest.approx(0.17, abs=0.03)
+    assert deadline.remaining() < 0.02  # the last attempt had everything left
+    assert 3 <= len(shares) <= 4
