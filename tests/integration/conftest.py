@@ -67,8 +67,7 @@ def web() -> Iterator[WebServers]:
 @pytest.fixture
 def haproxy(tmp_path: Path, web: WebServers, haproxy_version: HaproxyVersion) -> Iterator[Haproxy]:
     """Standalone haproxy: backend `app` of two active servers and one backup."""
-    proxy = Haproxy(tmp_path, web.ports[:2], web.ports[2:])
-    proxy.root = haproxy_version.root
+    proxy = Haproxy(tmp_path, web.ports[:2], web.ports[2:], root=haproxy_version.root)
     try:
         yield proxy.start()
     finally:
@@ -79,8 +78,8 @@ def haproxy(tmp_path: Path, web: WebServers, haproxy_version: HaproxyVersion) ->
 def haproxy_mw(tmp_path: Path, web: WebServers,
                haproxy_version: HaproxyVersion) -> Iterator[Haproxy]:
     """Master-worker haproxy (`-W -S`, `master-worker no-exit-on-failure`)."""
-    proxy = Haproxy(tmp_path, web.ports[:2], web.ports[2:], master_worker=True)
-    proxy.root = haproxy_version.root
+    proxy = Haproxy(tmp_path, web.ports[:2], web.ports[2:], master_worker=True,
+                    root=haproxy_version.root)
     try:
         yield proxy.start()
     finally:

@@ -201,8 +201,7 @@ def test_real_roots_have_their_device_nodes(real_root: Path) -> None:
 def test_chrooted_haproxy_leaves_nothing_behind(real_root: Path, tmp_path: Path) -> None:
     """A chrooted master-worker haproxy, its test failing: after stop() no mount under the
     root and no process whose root directory is the root."""
-    proxy = Haproxy(tmp_path, [9], master_worker=True)
-    proxy.root = real_root
+    proxy = Haproxy(tmp_path, [9], master_worker=True, root=real_root)
     try:
         with pytest.raises(RuntimeError):
             proxy.start()
@@ -218,8 +217,7 @@ def test_chrooted_haproxy_leaves_nothing_behind(real_root: Path, tmp_path: Path)
 
 def test_failed_start_in_a_root_unmounts(real_root: Path, tmp_path: Path) -> None:
     """haproxy refusing its config inside the chroot: start() raises, stop() unmounts."""
-    proxy = Haproxy(tmp_path, [9])
-    proxy.root = real_root
+    proxy = Haproxy(tmp_path, [9], root=real_root)
     proxy.config.write_text("this is not haproxy syntax\n")
     try:
         with pytest.raises(RuntimeError, match="haproxy exited"):

@@ -68,8 +68,7 @@ def wait_for(what: str, probe: Callable[[], str], ready: Callable[[str], bool],
 def capture(root: Path | None, workdir: Path, out: Path = DATA) -> list[Path]:
     """Every reply from the haproxy in ``root`` (None: the host's), written to ``out``."""
     web = WebServers(1)
-    proxy = Haproxy(workdir, [], master_worker=True)
-    proxy.root = root
+    proxy = Haproxy(workdir, [], master_worker=True, root=root)
     good = CONFIG.format(socket=proxy.socket, pidfile=proxy.pidfile, port=proxy.port,
                          live=web.ports[0], closed=free_port())
     proxy.config.write_text(good)

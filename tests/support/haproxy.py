@@ -27,16 +27,16 @@ def free_port() -> int:
 class Haproxy:
     """One haproxy process (or master + worker with ``master_worker=True``) under ``workdir``."""
 
-    # Set before start() to run another Debian suite's haproxy (tests/support/debian_root.py):
-    # `chroot ROOT`, with the workdir bind-mounted at the same path inside ROOT until stop(),
-    # so sockets, pidfile and config keep their host paths and /proc shows the processes.
-    root: Path | None = None
-    _mounts: ExitStack | None = None
-
     def __init__(self, workdir: Path, servers: list[int], backups: list[int] | None = None,
                  master_worker: bool = False, check_inter_ms: int = 200,
                  debian_unit: bool = False, expose_fd: bool = True,
-                 extra_backends: int = 0, servers_per_backend: int = 5) -> None:
+                 extra_backends: int = 0, servers_per_backend: int = 5,
+                 root: Path | None = None) -> None:
+        # root: run another Debian suite's haproxy (tests/support/debian_root.py) as `chroot
+        # ROOT`, the workdir bind-mounted at the same path inside ROOT until stop(), so
+        # sockets, pidfile and config keep their host paths and /proc shows the processes.
+        self.root = root
+        self._mounts: ExitStack | None = None
         self.workdir = workdir
         self.socket = str(workdir / "admin.sock")
         self.master_socket = str(workdir / "master.sock")
@@ -84,10 +84,11 @@ class Haproxy:
 
     def argv(self) -> list[str]:
         if self.debian_unit:
-            return [HAPROXY, "-Ws", "-f", str(self.config), "-p", self.pidfile,
+            argv = [HAPROXY, "-Ws", "-f", str(self.config), "-p", self.pidfile,
                     "-S", self.master_socket]
-        argv = [HAPROXY, "-db", "-f", str(self.config)]
-        if self.master_worker:
+        else:
+            argv = [HAPROXY, "-db", "-f", str(self.config)]
+        if self.master_worker and not self.debian_unit:
             argv[1:1] = ["-W", "-S", self.master_socket]
         if self.root is not None:  # chroot execs haproxy: its pid is haproxy's pid
             argv = ["chroot", str(self.root), "/usr/sbin/haproxy", *argv[1:]]

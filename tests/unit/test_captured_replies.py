@@ -115,13 +115,7 @@ def test_where_a_failed_reload_leaves_the_serving_worker(cap: Captured) -> None:
         table.master_pid, table.reloads, table.failed_reloads, table.workers, table.old_workers)
 
 
-@pytest.mark.parametrize("cap", [
-    p if p.id != "haproxy3.2.26" else pytest.param(*p.values, id=p.id, marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError,
-        reason="lbcheck misjudges haproxy 3.2: its failed-reload table lists the serving worker "
-               "under `# old workers` only, and judge_proc calls that 'no current worker', "
-               "CRITICAL (tests/integration/test_haproxy_check.py shows the failover)"))
-    for p in CAPTURED])
+@pytest.mark.parametrize("cap", CAPTURED)
 def test_failed_reload_is_a_warning_on_every_version(cap: Captured) -> None:
     """A failed reload leaves the previous config serving: WARN, never CRITICAL."""
     sample = judge_proc(parse_show_proc(cap.read("show_proc_failed_reload")))
