@@ -126,9 +126,9 @@ def parse_stat(reply: str) -> dict[str, Backend]:
     """`show stat` CSV → backends by name, columns found by header name, not position."""
     if not reply.startswith("# "):
         raise ProbeError(State.UNKNOWN, f"not a `show stat` CSV reply: {reply[:60]!r}")
-    if not reply.endswith("\n\n"):
+    if not reply.endswith("\n\n"):  # a process exiting mid-reply: asked again
         raise ProbeError(State.UNKNOWN, "`show stat` reply was cut short (no terminating "
-                         "empty line)")
+                         "empty line)", transient=True)
     try:
         return _backends(csv.reader(reply[2:].splitlines()))
     except csv.Error as exc:

@@ -29,9 +29,9 @@ def parse_info(reply: str) -> dict[str, str]:
     if missing:
         raise ProbeError(State.UNKNOWN, f"`show info` reply lacks {', '.join(missing)}: "
                          "not HAProxy, or the reply was cut short")
-    if not reply.endswith("\n\n"):
+    if not reply.endswith("\n\n"):  # a process exiting mid-reply: asked again
         raise ProbeError(State.UNKNOWN, f"`show info` reply was cut short after {len(reply)} "
-                         "bytes (no terminating empty line)")
+                         "bytes (no terminating empty line)", transient=True)
     return fields
 
 

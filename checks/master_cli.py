@@ -26,9 +26,11 @@ def parse_show_proc(reply: str) -> ProcTable:
     """Parse `show proc`; sections are introduced by `# workers`, `# old workers`, …"""
     if not reply.startswith("#<PID>"):
         raise ProbeError(State.UNKNOWN, f"not a master CLI `show proc` reply: {reply[:60]!r}")
-    if not reply.endswith("\n\n"):  # cut before `# workers` would read as "no worker"
+    # Cut before `# workers` would read as "no worker"; a process exiting mid-reply (a reload)
+    # cuts replies too, so it is asked again (transient) before UNKNOWN stands.
+    if not reply.endswith("\n\n"):
         raise ProbeError(State.UNKNOWN, f"`show proc` reply was cut short after {len(reply)} "
-                         "bytes (no terminating empty line)")
+                         "bytes (no terminating empty line)", transient=True)
     section = "master"
     master: tuple[int, int, int] | None = None
     workers: list[int] = []

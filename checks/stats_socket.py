@@ -63,6 +63,9 @@ def query(path: str, command: str, deadline: Deadline, what: str = "stats socket
                              f"during {command!r}") from None
     finally:
         sock.close()
+    if not size:  # a listener closing mid-reload (seen on 3.2's master CLI): ask again
+        raise ProbeError(State.CRITICAL, f"{what} {path} closed the connection without a reply "
+                         f"to {command!r}", transient=True)
     return b"".join(chunks).decode("utf-8", errors="replace")
 
 
