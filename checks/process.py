@@ -171,7 +171,10 @@ def workers_of(masters: frozenset[int], name: str) -> tuple[Proc, ...]:
     cached = [pid for master in masters for pid in _known_workers.get(master, ())]
     if cached:
         procs = [read_proc(pid) for pid in cached]
-        if all(p is not None and p.ppid in masters and p.name == name[:15] for p in procs):
+        # A worker that exited (a zombie until its master reaps it) may have been replaced by
+        # a new one during a reload: only live, still-adopted workers spare the rescan.
+        if all(p is not None and p.alive and p.ppid in masters and p.name == name[:15]
+               for p in procs):
             return tuple(p for p in procs if p is not None)
     found = tuple(p for p in scan(name) if p.ppid in masters)
     _known_workers.clear()
@@ -185,11 +188,17 @@ def _has_children(parent: Proc, procs: tuple[Proc, ...]) -> bool:
 
 
 def judge(report: ProcessReport) -> Sample:
-    """Healthy when at least one process (or master with a live worker) serves. Pure."""
+    """Healthy when at least one process (or master with a live worker) serves. Pure.
+
+    A master with no live worker raises a transient error instead of judging: between an old
+    worker exiting and the master reaping it, a reload under load can look like that for a
+    moment. The caller looks again briefly; a worker that really died stays dead.
+    """
     if not report.roots:
         return Sample("process", State.CRITICAL, f"no process named {report.name} is running")
     problems: list[str] = []
     serving: list[str] = []
+    between_workers = False  # a master whose worker exited and whose next may not be up yet
     for proc in report.roots:
         if proc.state in _DEAD_STATES:
             problems.append(f"pid {proc.pid} is {_DEAD_STATES[proc.state]} (parent {proc.ppid})")
@@ -203,8 +212,10 @@ def judge(report: ProcessReport) -> Sample:
             elif workers:
                 states = ", ".join(f"{p.pid} {p.state}" for p in workers)
                 problems.append(f"master {proc.pid} has no live worker ({states})")
+                between_workers |= all(p.state in _DEAD_STATES for p in workers)  # not hung
             else:
                 problems.append(f"master {proc.pid} has no worker (did the worker die?)")
+                between_workers = True
         else:
             serving.append(f"pid {proc.pid}")
     details = tuple(problems)
@@ -214,6 +225,8 @@ def judge(report: ProcessReport) -> Sample:
         if problems:
             reason += f"; but {'; '.join(problems)}"
         return Sample("process", state, reason, details=details)
+    if between_workers:  # seen once under load in a reload storm: look again (briefly)
+        raise ProbeError(State.CRITICAL, "; ".join(problems), transient=True)
     return Sample("process", State.CRITICAL, "; ".join(problems))
 
 

@@ -76,17 +76,25 @@ def test_master_whose_workers_are_dead_or_stopped_is_critical() -> None:
         sample.state, sample.reason)
 
 
-def test_master_without_worker_is_critical() -> None:
-    """A master with no worker child at all: the worker died."""
-    sample = judge(report([standalone()], masters=(100,)))
-    assert (State.CRITICAL, "master 100 has no worker (did the worker die?)") == (
-        sample.state, sample.reason)
+@pytest.mark.parametrize(("workers", "reason"), [
+    ((), "master 100 has no worker (did the worker die?)"),
+    ((worker(101, state="Z"),), "master 100 has no live worker (101 Z)"),
+])
+def test_master_between_workers_is_critical_and_worth_a_second_look(
+        workers: tuple[Proc, ...], reason: str) -> None:
+    """No worker, or only an exited one its master has not reaped: the worker died — or a
+    reload under load is between workers for a moment. CRITICAL, transient: looked at again."""
+    with pytest.raises(ProbeError) as caught:
+        judge(report([standalone()], workers, masters=(100,)))
+    assert (State.CRITICAL, reason, True) == (
+        caught.value.state, caught.value.reason, caught.value.transient)
 
 
 def test_another_masters_worker_does_not_count() -> None:
     """A live worker belongs to its own parent; it does not rescue a different master."""
-    sample = judge(report([standalone()], (worker(201, master=200),), masters=(100,)))
-    assert State.CRITICAL == sample.state
+    with pytest.raises(ProbeError) as caught:
+        judge(report([standalone()], (worker(201, master=200),), masters=(100,)))
+    assert "master 100 has no worker" in caught.value.reason
 
 
 def test_stopped_master_is_critical_even_with_a_worker() -> None:
