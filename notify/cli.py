@@ -118,7 +118,7 @@ def announce(ctx: Context, dev: str | None, count: int | None, interval: float |
 def flush(ctx: Context, budget: float) -> int:
     """Deliver the pages waiting in the outbox (run by hand or from a timer)."""
     from lbcheck.notify import paging
-    from lbcheck.notify.outbox import OutboxError
+    from lbcheck.notify.paging.outbox import OutboxError
 
     try:
         paging.queue_summaries(ctx.config.page, ctx.config.notify.state_dir, ctx.router, ctx.log)

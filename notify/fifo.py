@@ -133,7 +133,7 @@ class FifoReader:
 
     def _idle(self) -> None:
         from lbcheck.notify import paging
-        from lbcheck.notify.outbox import OutboxError
+        from lbcheck.notify.paging.outbox import OutboxError
 
         page = self.ctx.config.page
         try:

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from lbcheck.config import Config
-from lbcheck.notify import lock, page_memory, paging
+from lbcheck.notify import lock, paging
 from lbcheck.notify.events import Event
-from lbcheck.notify.outbox import OutboxError
+from lbcheck.notify.paging import memory as page_memory
+from lbcheck.notify.paging.outbox import OutboxError
 
 ANNOUNCE_STATES = ("MASTER", "MASTER_RX_LOWER_PRI")
 

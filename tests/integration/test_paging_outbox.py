@@ -17,7 +17,7 @@ import pytest
 
 from lbcheck.config import LogSection, PageTarget
 from lbcheck.log import get_logger
-from lbcheck.notify.outbox import (
+from lbcheck.notify.paging.outbox import (
     CORRUPT,
     DEAD,
     LOCK_FILE,
@@ -25,7 +25,7 @@ from lbcheck.notify.outbox import (
     OutboxError,
     target_id,
 )
-from lbcheck.notify.page import CRITICAL, RESOLVE, TRIGGER, Page
+from lbcheck.notify.paging.policy import CRITICAL, RESOLVE, TRIGGER, Page
 from tests.receiver import Receiver, running
 
 BUDGET = 0.5

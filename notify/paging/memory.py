@@ -10,8 +10,8 @@ import json
 import os
 from pathlib import Path
 
-from lbcheck.notify.outbox import write_atomic
-from lbcheck.notify.page import Memory
+from lbcheck.notify.paging.outbox import write_atomic
+from lbcheck.notify.paging.policy import Memory
 
 
 class PageMemoryError(Exception):
@@ -53,7 +53,7 @@ def save(state_dir: str | os.PathLike[str], memory: Memory) -> None:
 
 
 def all_memories(state_dir: str | os.PathLike[str]) -> list[Memory]:
-    """Every instance we remember, for :func:`page.pending_summary` at idle time."""
+    """Every instance we remember, for :func:`.policy.pending_summary` at idle time."""
     found = []
     directory = Path(state_dir) / "page"
     try:

@@ -2,7 +2,7 @@
 
 Pure: no I/O, no clock (``now`` is a parameter), so every rule below is a unit test. The
 caller loads the per-instance :class:`Memory`, calls :func:`decide`, enqueues the pages and
-stores the returned memory, all under the per-instance lock (``page_memory`` does the files).
+stores the returned memory, all under the per-instance lock (:mod:`.memory` does the files).
 
 The rules, and why:
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lbcheck.notify.events import STATES, Event
-from lbcheck.notify.page import (
+from lbcheck.notify.paging.policy import (
     CRITICAL,
     INFO,
     MAX_DEDUP_KEY,

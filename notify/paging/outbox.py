@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from lbcheck.config import PageSection, PageTarget
-from lbcheck.notify import providers
 from lbcheck.notify.lock import flock_within
-from lbcheck.notify.page import Page
+from lbcheck.notify.paging import providers
+from lbcheck.notify.paging.policy import Page
 
 ITEM_NAME = re.compile(r"^(\d{20})-(\d+)-(\d+)\.([a-z]+-[0-9a-f]{12})\.json$")
 TEMP_PREFIX = ".tmp-"
