@@ -19,6 +19,7 @@ import time
 
 from lbcheck.notify.events import BadEvent, Event, from_fifo_line
 from lbcheck.notify.handlers import Context, handle
+from lbcheck.notify.paging.sender import hand_off, hand_off_enabled
 
 POLL_MS = 100
 MAX_LINE = 4096  # keepalived's lines are ~50 bytes; anything longer is not keepalived
@@ -132,13 +133,22 @@ class FifoReader:
                                    error=f"{type(exc).__name__}: {exc}")
 
     def _idle(self) -> None:
+        """Page the flap summaries; whatever waits goes to the sender (or is flushed here).
+
+        The sender, not this thread, retries: its requests may take seconds (a slow pager),
+        which would hold up the next events' handling and announcements here.
+        """
         from lbcheck.notify import paging
-        from lbcheck.notify.paging.outbox import OutboxError
+        from lbcheck.notify.paging.outbox import Outbox, OutboxError
 
         page = self.ctx.config.page
         try:
             paging.queue_summaries(page, self.ctx.config.notify.state_dir, self.ctx.router,
                                    self.ctx.log)
-            paging.flush(page, self.ctx.log)
+            if hand_off_enabled(page):
+                if Outbox.from_section(page).waiting():
+                    hand_off(page, self.ctx.config.path)
+            else:
+                paging.flush(page, self.ctx.log)
         except (OutboxError, OSError) as exc:
             self.ctx.log.error("outbox_flush_failed", error=str(exc))

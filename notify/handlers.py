@@ -56,9 +56,27 @@ def handle(event: Event, ctx: Context, flush: bool = True) -> dict[str, Any]:
             report["deliver"] = {"error": str(exc), "ms": _ms(step)}
     if announcer is not None:
         announcer.join(timeout=_announce_bound(ctx))
+    deliver = report.get("deliver", {})
+    if deliver.get("waiting") and "error" not in deliver:
+        _hand_off(ctx, deliver)
     report["ms"] = _ms(started)
     _log(event, ctx, report)
     return report
+
+
+def _hand_off(ctx: Context, deliver: dict[str, Any]) -> None:
+    """What the budget left undelivered goes to the detached sender, not to the next event.
+
+    After the announcer has finished: the fork then carries no thread of ours.
+    """
+    from lbcheck.notify.paging.sender import hand_off
+
+    step = time.perf_counter()
+    try:
+        deliver["sender"] = hand_off(ctx.config.page, ctx.config.path)
+    except OutboxError as exc:
+        deliver["error"] = str(exc)
+    deliver["ms"] = round(deliver["ms"] + _ms(step), 2)
 
 
 def _start_announce(event: Event, ctx: Context, report: dict[str, Any]) -> threading.Thread | None:

@@ -6,6 +6,7 @@ The room, in the order a page travels through it:
 - :mod:`.memory` — that per-instance memory on disk, between two hook runs.
 - :mod:`.outbox` — the durable queue: a page is on disk before anything is sent.
 - :mod:`.providers` — the HTTP request each pager expects, and how its answer is read.
+- :mod:`.sender` — the detached process that delivers what a hook's budget left waiting.
 
 This module is the page handler in one call: remember, decide, enqueue, then try to send.
 The order is what keeps the promise "nothing is lost": pages reach the outbox before the

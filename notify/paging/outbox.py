@@ -83,12 +83,25 @@ class OutboxStats:
     quarantined_total: int = 0
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """One item still in the outbox, as the sender and an operator need to see it."""
+
+    name: str
+    target: str
+    lane: tuple[str, str]  # (instance, target): items of one lane go out oldest first
+    attempts: int
+    next_attempt: float  # wall clock; 0 = never tried
+    last_error: str
+
+
 @dataclass
 class _Flush:
     """State shared by the rounds of one flush."""
 
     deadline: float
     report: FlushReport
+    attempt_timeout: float | None = None
     seen: set[str] = field(default_factory=set)
     broken: set[str] = field(default_factory=set)  # targets that failed during this flush
     session: Any = None
@@ -170,14 +183,17 @@ class Outbox:
 
     # -- flush ---------------------------------------------------------------------------
 
-    def flush(self, budget: float) -> FlushReport:
+    def flush(self, budget: float, *, attempt_timeout: float | None = None) -> FlushReport:
         """Send what is due until done or ``budget`` seconds have passed.
 
+        Each request may take what is left of the budget, or ``attempt_timeout`` seconds if
+        that is shorter (the sender: a long budget, but one slow pager must not hold it all).
         Raises :class:`OutboxError` only when the outbox itself is unusable; a pager that is
         down, slow or rejecting is reported in the :class:`FlushReport`, never raised.
         """
         start = time.monotonic()
-        run = _Flush(deadline=start + budget, report=FlushReport())
+        run = _Flush(deadline=start + budget, report=FlushReport(),
+                     attempt_timeout=attempt_timeout)
         if not self.targets or not self.directory.is_dir():
             # No targets is paging switched off (for now): waiting pages stay, not buried.
             run.report.waiting = len(self._item_names())
@@ -255,6 +271,8 @@ class Outbox:
         timeout = run.deadline - time.monotonic()
         if timeout < MIN_ATTEMPT_TIME:
             return None
+        if run.attempt_timeout is not None:
+            timeout = min(timeout, run.attempt_timeout)
         return providers.send(request, timeout, run.session)
 
     def _postpone(
@@ -418,6 +436,37 @@ class Outbox:
             return seq
         finally:
             os.close(fd)
+
+    # -- what waits ----------------------------------------------------------------------
+
+    def waiting(self) -> list[Waiting]:
+        """Items still queued, oldest first; unreadable ones are left for the next flush."""
+        found = []
+        for name in sorted(self._item_names()):
+            try:
+                record = json.loads((self.directory / name).read_bytes())
+                page = Page.from_dict(record["page"])
+                found.append(Waiting(
+                    name=name,
+                    target=str(record["target"]),
+                    lane=(page.instance_key, str(record["target"])),
+                    attempts=int(record["attempts"]),
+                    next_attempt=float(record["next_attempt"]),
+                    last_error=str(record.get("last_error", "")),
+                ))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return found
+
+    def next_due(self) -> float | None:
+        """Wall time at which a flush next has something to try; None when nothing waits.
+
+        Only the oldest item of each lane counts: the ones behind it wait for it anyway.
+        """
+        heads: dict[tuple[str, str], Waiting] = {}
+        for item in self.waiting():
+            heads.setdefault(item.lane, item)
+        return min((item.next_attempt for item in heads.values()), default=None)
 
     # -- metrics -------------------------------------------------------------------------
 

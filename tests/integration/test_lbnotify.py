@@ -15,38 +15,7 @@ import pytest
 
 from tests.conftest import BIN
 from tests.receiver import Receiver, running
-
-
-class Notify:
-    """Runs the installed `lbnotify` with a config whose pages go to a local receiver."""
-
-    def __init__(self, tmp: Path, receiver: Receiver, budget: float = 0.5) -> None:
-        self.log = tmp / "lbnotify.jsonl"
-        self.outbox = tmp / "outbox"
-        self.config = tmp / "lbcheck.toml"
-        self.config.write_text(
-            f'[log]\ntarget = "{self.log}"\n'
-            f'[notify]\nstate_dir = "{tmp / "state"}"\n'
-            f'[keepalived]\nconfig = "{tmp / "keepalived.conf"}"\n'
-            f'[page]\noutbox = "{self.outbox}"\nbudget = {budget}\nflap_window = 0.0\n'
-            f'[[page.target]]\ntype = "pagerduty"\nurl = "{receiver.url}/v2/enqueue"\n'
-            f'routing_key = "RK"\n')
-        self.config.chmod(0o600)
-
-    def __call__(self, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(BIN / "lbnotify"), "--config", str(self.config), *args],
-                              capture_output=True, text=True, timeout=timeout, check=False)
-
-    def events(self) -> list[dict]:
-        if not self.log.exists():
-            return []
-        return [e for e in map(json.loads, self.log.read_text().splitlines())
-                if e["event"] == "vrrp_event"]
-
-    def waiting(self) -> int:
-        if not self.outbox.exists():
-            return 0
-        return len([p for p in self.outbox.glob("*.json") if not p.name.startswith(".")])
+from tests.support.notify import Notify
 
 
 @pytest.fixture
@@ -56,8 +25,12 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def notify(tmp_path: Path, receiver: Receiver) -> Notify:
-    return Notify(tmp_path, receiver)
+def notify(tmp_path: Path, receiver: Receiver) -> Iterator[Notify]:
+    hooks = Notify(tmp_path, receiver.url)
+    try:
+        yield hooks
+    finally:
+        hooks.stop_processes()  # a detached sender outliving a test that left pages waiting
 
 
 def fault_pages(receiver: Receiver) -> list[str]:

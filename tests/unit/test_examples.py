@@ -20,3 +20,12 @@ def test_example_has_no_finding_but_notes(name: str, tmp_path: Path) -> None:
     peer.write_text(path.read_text().replace("priority 150 ", "priority 100 "))
     report = lint(str(path), str(peer), on_host=False)
     assert [] == report.findings
+
+
+def test_example_lbcheck_toml_is_a_valid_config() -> None:
+    """examples/lbcheck.toml loads with every key it documents, at the values it shows."""
+    from lbcheck.config import load
+
+    config = load(str(EXAMPLES / "lbcheck.toml"))
+    assert (0.5, 900.0) == (config.page.budget, config.page.sender_give_up)
+    assert ["webhook"] == [t.type for t in config.page.targets]
