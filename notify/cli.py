@@ -113,20 +113,30 @@ def announce(ctx: Context, dev: str | None, count: int | None, interval: float |
 
 @cli.command()
 @click.option("--budget", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
-              help="Seconds to spend sending.")
+              help="Seconds to spend sending (and waiting for a sender that is mid-request).")
+@click.option("--due-only", is_flag=True,
+              help="Only pages whose retry time has come (for timers); exit 1 only if one "
+              "of them failed.")
 @click.pass_obj
-def flush(ctx: Context, budget: float) -> int:
-    """Deliver the pages waiting in the outbox (run by hand or from a timer)."""
+def flush(ctx: Context, budget: float, due_only: bool) -> int:
+    """Deliver every page waiting in the outbox now, backoff or not (exit 1: some still wait)."""
     from lbcheck.notify import paging
     from lbcheck.notify.paging.outbox import OutboxError
 
     try:
         paging.queue_summaries(ctx.config.page, ctx.config.notify.state_dir, ctx.router, ctx.log)
-        report = paging.flush(ctx.config.page, ctx.log, budget=budget)
+        report = paging.flush(ctx.config.page, ctx.log, budget=budget, due_only=due_only,
+                              lock_wait=0.0 if due_only else budget)
     except OutboxError as exc:
         raise click.ClickException(str(exc)) from None
+    busy = " (another lbnotify held the outbox throughout)" if report.busy else ""
     click.echo(f"sent {report.sent}, waiting {report.waiting}, failed {report.failed}, "
-               f"dead-lettered {report.dead}")
+               f"dead-lettered {report.dead}{busy}")
+    ctx.log.info("flush", due_only=due_only, sent=report.sent, waiting=report.waiting,
+                 failed=report.failed, dead=report.dead, busy=report.busy,
+                 ms=round(report.elapsed * 1000, 2))
+    if due_only:
+        return EXIT_FAILED if report.failed else 0
     return 0 if report.waiting == 0 else EXIT_FAILED
 
 

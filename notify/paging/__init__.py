@@ -80,6 +80,18 @@ def queue_summaries(
     return queued
 
 
-def flush(section: PageSection, log: Any = None, budget: float | None = None) -> FlushReport:
-    """Send what waits, within ``budget`` (default: the configured hook budget)."""
-    return Outbox.from_section(section, log).flush(section.budget if budget is None else budget)
+def flush(
+    section: PageSection,
+    log: Any = None,
+    budget: float | None = None,
+    *,
+    due_only: bool = True,
+    lock_wait: float = 0.0,
+) -> FlushReport:
+    """Send what waits, within ``budget`` (default: the configured hook budget).
+
+    ``due_only=False`` (``lbnotify flush``) also tries pages whose backoff has not expired.
+    """
+    budget = section.budget if budget is None else budget
+    return Outbox.from_section(section, log).flush(budget, due_only=due_only,
+                                                   lock_wait=lock_wait)

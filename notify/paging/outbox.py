@@ -102,6 +102,7 @@ class _Flush:
     deadline: float
     report: FlushReport
     attempt_timeout: float | None = None
+    due_only: bool = True
     seen: set[str] = field(default_factory=set)
     broken: set[str] = field(default_factory=set)  # targets that failed during this flush
     session: Any = None
@@ -183,24 +184,35 @@ class Outbox:
 
     # -- flush ---------------------------------------------------------------------------
 
-    def flush(self, budget: float, *, attempt_timeout: float | None = None) -> FlushReport:
+    def flush(
+        self,
+        budget: float,
+        *,
+        attempt_timeout: float | None = None,
+        due_only: bool = True,
+        lock_wait: float = 0.0,
+    ) -> FlushReport:
         """Send what is due until done or ``budget`` seconds have passed.
 
         Each request may take what is left of the budget, or ``attempt_timeout`` seconds if
         that is shorter (the sender: a long budget, but one slow pager must not hold it all).
+        ``due_only=False`` also sends what is still backing off: an operator's ``flush``
+        means now. ``lock_wait``: how long to wait for another flusher (hooks and the sender
+        never wait: the holder sends their pages; an operator does).
         Raises :class:`OutboxError` only when the outbox itself is unusable; a pager that is
         down, slow or rejecting is reported in the :class:`FlushReport`, never raised.
         """
         start = time.monotonic()
         run = _Flush(deadline=start + budget, report=FlushReport(),
-                     attempt_timeout=attempt_timeout)
+                     attempt_timeout=attempt_timeout, due_only=due_only)
         if not self.targets or not self.directory.is_dir():
             # No targets is paging switched off (for now): waiting pages stay, not buried.
             run.report.waiting = len(self._item_names())
             return run.report
         try:
             for _ in range(MAX_ROUNDS):
-                with self._flush_lock() as locked:
+                wait = min(lock_wait, run.deadline - time.monotonic())
+                with self._flush_lock(wait) as locked:
                     if not locked:
                         run.report.busy = True
                         break
@@ -233,7 +245,8 @@ class Outbox:
             if target is None:
                 self._bury(name, record, None, "target no longer configured", run)
                 continue
-            if record["next_attempt"] > self.clock() or tid in run.broken:
+            backing_off = run.due_only and record["next_attempt"] > self.clock()
+            if backing_off or tid in run.broken:
                 blocked.add(lane)
                 continue
             delivery = self._attempt(page, target, run)
@@ -405,12 +418,15 @@ class Outbox:
             raise OutboxError(f"cannot create outbox {self.directory}: {exc.strerror}") from None
 
     @contextmanager
-    def _flush_lock(self) -> Iterator[bool]:
+    def _flush_lock(self, wait: float = 0.0) -> Iterator[bool]:
         try:
             fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise OutboxError(f"cannot lock outbox {self.directory}: {exc.strerror}") from None
         try:
+            if wait > 0:
+                yield flock_within(fd, wait)
+                return
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:

@@ -87,11 +87,58 @@ def test_pager_down_hook_returns_within_budget_and_flush_delivers_once(
     assert event["deliver"]["ms"] < 500 + 100
     assert 1 == notify.waiting()
     receiver.up()
-    time.sleep(1.1)  # the failed attempt set a 1 s backoff; a flush before it would wait
-    assert 0 == notify("flush").returncode
-    assert 0 == notify("flush").returncode
+    assert 0 == notify("flush").returncode  # the sender may have sent it first: either way,
+    assert 0 == notify("flush").returncode  # exactly once
     assert ["trigger"] == fault_pages(receiver)
     assert 0 == notify.waiting()
+
+
+@pytest.fixture
+def no_sender(tmp_path: Path, receiver: Receiver) -> Iterator[Notify]:
+    """Hooks that leave their pages waiting (sender_give_up = 0): what flush finds."""
+    hooks = Notify(tmp_path, receiver.url, sender_give_up=0)
+    try:
+        yield hooks
+    finally:
+        hooks.stop_processes()
+
+
+def test_flush_right_after_recovery_sends_everything_now(
+        no_sender: Notify, receiver: Receiver) -> None:
+    """`lbnotify flush` means now: pages still backing off go out, exit 0, nothing waits."""
+    receiver.down()
+    for name in ("VI_1", "VI_2", "VI_3"):
+        assert 0 == no_sender("INSTANCE", name, "FAULT", "0").returncode
+    assert 3 == no_sender.waiting()
+    receiver.up()
+    result = no_sender("flush")
+    assert (0, "sent 3, waiting 0, failed 0, dead-lettered 0") == (
+        result.returncode, result.stdout.strip())
+    assert 3 == len(fault_pages(receiver))
+
+
+def test_flush_due_only_keeps_the_backoff(no_sender: Notify, receiver: Receiver) -> None:
+    """--due-only (the timer) leaves a page whose retry time has not come; exit 0 for that."""
+    receiver.down()
+    assert 0 == no_sender("INSTANCE", "VI_1", "FAULT", "0").returncode  # retry in 1 s
+    receiver.up()
+    early = no_sender("flush", "--due-only")
+    assert (0, "sent 0, waiting 1") == (early.returncode, early.stdout[:17])
+    time.sleep(1.1)
+    due = no_sender("flush", "--due-only")
+    assert (0, "sent 1, waiting 0") == (due.returncode, due.stdout[:17])
+
+
+def test_flush_due_only_fails_when_a_due_page_fails(no_sender: Notify,
+                                                    receiver: Receiver) -> None:
+    """The timer's unit turns failed when a due page fails again: the pager is still down."""
+    receiver.down()
+    assert 0 == no_sender("INSTANCE", "VI_1", "FAULT", "0").returncode
+    time.sleep(1.1)
+    result = no_sender("flush", "--due-only")
+    assert (1, "sent 0, waiting 1, failed 1") == (result.returncode, result.stdout[:27])
+    now = no_sender("flush")
+    assert (1, "sent 0, waiting 1, failed 1") == (now.returncode, now.stdout[:27])
 
 
 def test_fifty_concurrent_hooks_lose_nothing(notify: Notify, receiver: Receiver) -> None:

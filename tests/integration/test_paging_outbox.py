@@ -371,3 +371,31 @@ def test_without_targets_waiting_pages_are_left_alone(tmp_path: Path, receiver: 
     )
     report = Outbox(tmp_path / "outbox", []).flush(BUDGET)
     assert (0, 0, 1) == (report.sent, report.dead, report.waiting)
+
+
+def test_flush_now_ignores_the_backoff_but_keeps_the_order(
+    outbox: Outbox, receiver: Receiver
+) -> None:
+    """due_only=False (an operator's flush) sends pages still backing off, oldest first."""
+    receiver.down()
+    outbox.deliver([make_page("VI_1", 0)], BUDGET)  # fails: next attempt in 1 s
+    outbox.enqueue(make_page("VI_1", 1))
+    receiver.up()
+    assert 0 == outbox.flush(BUDGET).sent  # due only: the head is backing off, 1 waits behind
+    report = outbox.flush(BUDGET, due_only=False)
+    assert (2, 0) == (report.sent, report.waiting)
+    assert ["lbcheck:lb1:INSTANCE:VI_1:0", "lbcheck:lb1:INSTANCE:VI_1:1"] == keys(receiver)
+
+
+def test_flush_waits_for_a_busy_outbox_when_asked(outbox: Outbox, receiver: Receiver) -> None:
+    """lock_wait: a flush started while another holds the outbox sends once it is free."""
+    outbox.enqueue(make_page("VI_1", 0))
+    fd = os.open(outbox.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    releaser = threading.Timer(0.3, os.close, (fd,))
+    releaser.start()
+    try:
+        report = outbox.flush(2.0, lock_wait=1.0)
+    finally:
+        releaser.join(timeout=5)
+    assert (False, 1, 0) == (report.busy, report.sent, report.waiting)
