@@ -17,7 +17,7 @@ import stat
 import threading
 import time
 
-from lbcheck.notify.events import BadEvent, Event, from_fifo_line
+from lbcheck.notify.events import BadEvent, Event, from_fifo_line, is_checker_line
 from lbcheck.notify.handlers import Context, handle
 from lbcheck.notify.paging.sender import hand_off, hand_off_enabled
 
@@ -39,6 +39,7 @@ class FifoReader:
         self.stop_at: float | None = None
         self.received = 0
         self.rejected = 0
+        self.checker_lines = 0
         self.worker = threading.Thread(target=self._work, name="lbnotify-handlers")
 
     def run(self) -> int:
@@ -54,7 +55,8 @@ class FifoReader:
             self.events.put(None)
             self.worker.join(timeout=30)
             self.ctx.log.info("fifo_reader_stopped", fifo=self.path, events=self.received,
-                              rejected=self.rejected, backlog=self.events.qsize())
+                              rejected=self.rejected, checker_lines=self.checker_lines,
+                              backlog=self.events.qsize())
         return self.received
 
     def _check_fifo(self) -> None:
@@ -103,6 +105,10 @@ class FifoReader:
     def _accept(self, raw: bytes) -> None:
         text = raw.decode("utf-8", errors="replace").strip()
         if not text:
+            return
+        if is_checker_line(text):  # the combined notify_fifo also carries the LVS checker's
+            self.checker_lines += 1
+            self.ctx.log.debug("checker_fifo_line_ignored", fifo=self.path, line=text[:120])
             return
         try:
             self.events.put(from_fifo_line(text))

@@ -232,6 +232,22 @@ def test_fifo_survives_writer_reopen_and_fifo_only_states(notify: Notify,
     assert 1 == len(rejected)
 
 
+def test_fifo_ignores_checker_lines_of_the_combined_fifo(notify: Notify,
+                                                       fifo: FifoReader) -> None:
+    """notify_fifo also carries VS/RS checker lines: debug lines, no bad_fifo_line, no event."""
+    fifo.write(["VS [192.0.2.10]:tcp:80 UP", 'INSTANCE "VI_1" BACKUP 100',
+                "RS [10.0.0.2]:tcp:8080 [192.0.2.10]:tcp:80 DOWN", 'INSTANCE "VI_1" FAULT 0'])
+    events = wait_for_events(notify, 2, timeout=10)
+    assert 0 == fifo.stop()
+    assert ["BACKUP", "FAULT"] == [e["state"] for e in events]
+    assert [] == notify.lines("bad_fifo_line")
+    ignored = notify.lines("checker_fifo_line_ignored")
+    assert (["debug"] * 2, "VS [192.0.2.10]:tcp:80 UP") == (
+        [e["level"] for e in ignored], ignored[0]["line"])
+    [stopped] = notify.lines("fifo_reader_stopped")
+    assert (2, 0, 2) == (stopped["events"], stopped["rejected"], stopped["checker_lines"])
+
+
 def test_fifo_keeps_reading_briefly_after_sigterm(notify: Notify, fifo: FifoReader) -> None:
     """keepalived writes STOP events as it exits: the reader catches them during its grace."""
     fifo.write(['INSTANCE "VI_1" MASTER 100'])
