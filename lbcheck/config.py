@@ -69,6 +69,7 @@ class PageSection(NamedTuple):
 
 class NotifySection(NamedTuple):
     state_dir: str = "/var/lib/lbcheck/state"
+    metrics_file: str = ""  # a Prometheus textfile (node_exporter's textfile collector); "" = off
 
 
 class Config(NamedTuple):

@@ -14,7 +14,7 @@ import click
 
 from lbcheck.config import Config, ConfigError, LogSection, check_secret_permissions, load
 from lbcheck.notify.events import KINDS, BadEvent, Event, from_notify_args, from_state_hook
-from lbcheck.notify.handlers import Context, handle
+from lbcheck.notify.handlers import Context, handle, write_metrics
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -132,9 +132,13 @@ def flush(ctx: Context, budget: float, due_only: bool) -> int:
     busy = " (another lbnotify held the outbox throughout)" if report.busy else ""
     click.echo(f"sent {report.sent}, waiting {report.waiting}, failed {report.failed}, "
                f"dead-lettered {report.dead}{busy}")
+    metrics = write_metrics(ctx) if ctx.config.notify.metrics_file else {}
     ctx.log.info("flush", due_only=due_only, sent=report.sent, waiting=report.waiting,
                  failed=report.failed, dead=report.dead, busy=report.busy,
-                 ms=round(report.elapsed * 1000, 2))
+                 ms=round(report.elapsed * 1000, 2), **({"metrics": metrics} if metrics else {}))
+    if "error" in metrics:
+        click.echo(f"lbnotify: error: {metrics['error']}", err=True)
+        return EXIT_FAILED
     if due_only:
         return EXIT_FAILED if report.failed else 0
     return 0 if report.waiting == 0 else EXIT_FAILED

@@ -59,6 +59,8 @@ def handle(event: Event, ctx: Context, flush: bool = True) -> dict[str, Any]:
     deliver = report.get("deliver", {})
     if deliver.get("waiting") and "error" not in deliver:
         _hand_off(ctx, deliver)
+    if ctx.config.notify.metrics_file:
+        report["metrics"] = write_metrics(ctx)
     report["ms"] = _ms(started)
     _log(event, ctx, report)
     return report
@@ -77,6 +79,18 @@ def _hand_off(ctx: Context, deliver: dict[str, Any]) -> None:
     except OutboxError as exc:
         deliver["error"] = str(exc)
     deliver["ms"] = round(deliver["ms"] + _ms(step), 2)
+
+
+def write_metrics(ctx: Context) -> dict[str, Any]:
+    """The Prometheus textfile after this event (prometheus-client is imported only here)."""
+    from lbcheck.notify.metrics import MetricsError, write
+
+    step = time.perf_counter()
+    try:
+        write(ctx.config, ctx.log)
+    except MetricsError as exc:
+        return {"error": str(exc), "ms": _ms(step)}
+    return {"ms": _ms(step)}
 
 
 def _start_announce(event: Event, ctx: Context, report: dict[str, Any]) -> threading.Thread | None:

@@ -156,6 +156,8 @@ def run(config: Config, log: Any, lock_fd: int, *, clock: Any = time.monotonic) 
             break
         report = outbox.flush(budget, attempt_timeout=ATTEMPT_TIMEOUT)
         sent, failed = sent + report.sent, failed + report.failed
+        if report.sent or report.failed or report.dead or report.quarantined:
+            _write_metrics(config, log)
         if report.waiting == 0 and not report.busy:
             lock_fd = _release_unless_more(outbox, lock_fd)
             if lock_fd < 0:
@@ -165,7 +167,20 @@ def run(config: Config, log: Any, lock_fd: int, *, clock: Any = time.monotonic) 
             continue
         time.sleep(_pause(outbox, report.busy, give_up_at - clock()))
     _give_up(outbox, log, sent, failed, clock() - started)
+    _write_metrics(config, log)  # the oldest page's age keeps growing: show it as of now
     return sent
+
+
+def _write_metrics(config: Config, log: Any) -> None:
+    """The textfile's outbox figures follow what the sender does (when metrics are on)."""
+    if not config.notify.metrics_file:
+        return
+    from lbcheck.notify.metrics import MetricsError, write
+
+    try:
+        write(config, log)
+    except MetricsError as exc:
+        log.error("sender cannot write metrics", error=str(exc))
 
 
 def _release_unless_more(outbox: Outbox, lock_fd: int) -> int:

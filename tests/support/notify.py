@@ -18,16 +18,22 @@ from tests.conftest import BIN
 class Notify:
     """Runs the installed `lbnotify` with a config whose pages go to ``url``."""
 
-    def __init__(self, tmp: Path, url: str, budget: float = 0.5, **page: Any) -> None:
+    def __init__(self, tmp: Path, url: str, budget: float = 0.5, metrics: bool = False,
+                 **page: Any) -> None:
         self.tmp = tmp
         self.log = tmp / "lbnotify.jsonl"
         self.outbox = tmp / "outbox"
         self.state = tmp / "state"
         self.config = tmp / "lbcheck.toml"
+        self.metrics = tmp / "textfile" / "lbnotify.prom"
         extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in page.items())
+        metrics_file = ""
+        if metrics:
+            self.metrics.parent.mkdir(exist_ok=True)
+            metrics_file = f'metrics_file = "{self.metrics}"\n'
         self.config.write_text(
             f'[log]\ntarget = "{self.log}"\n'
-            f'[notify]\nstate_dir = "{self.state}"\n'
+            f'[notify]\nstate_dir = "{self.state}"\n{metrics_file}'
             f'[keepalived]\nconfig = "{tmp / "keepalived.conf"}"\n'
             f'[page]\noutbox = "{self.outbox}"\nbudget = {budget}\nflap_window = 0.0\n{extra}'
             f'[[page.target]]\ntype = "pagerduty"\nurl = "{url}/v2/enqueue"\n'

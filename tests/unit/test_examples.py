@@ -28,6 +28,7 @@ def test_example_lbcheck_toml_is_a_valid_config() -> None:
 
     config = load(str(EXAMPLES / "lbcheck.toml"))
     assert (0.5, 900.0) == (config.page.budget, config.page.sender_give_up)
+    assert config.notify.metrics_file.endswith("/textfile/lbnotify.prom")
     assert ["webhook"] == [t.type for t in config.page.targets]
 
 
@@ -72,4 +73,4 @@ def test_flush_service_runs_flush_due_only_with_options_lbnotify_accepts() -> No
     assert flush is not None
     parsed = flush.make_context("flush", options).params
     assert (True, 30.0) == (parsed["due_only"], parsed["budget"])
-    assert ["/var/lib/lbcheck"] == service["ReadWritePaths"]
+    assert ["/var/lib/lbcheck -/var/lib/node_exporter/textfile"] == service["ReadWritePaths"]
