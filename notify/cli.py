@@ -45,9 +45,15 @@ def _context(config: Config) -> Context:
 
 
 def _run(ctx: Context, event: Event) -> int:
+    """Exit 1 with one line on stderr naming each failed step (the log has the details)."""
     report = handle(event, ctx)
-    failed = [k for k, v in report.items() if isinstance(v, dict) and "error" in v]
-    return EXIT_FAILED if failed else 0
+    failed = [f"{k}: {v['error']}" for k, v in report.items()
+              if isinstance(v, dict) and "error" in v]
+    if failed:
+        line = " ".join("; ".join(failed).split())  # one line, whatever the messages hold
+        click.echo(f"lbnotify: error: {line}"[:1000], err=True)
+        return EXIT_FAILED
+    return 0
 
 
 def _state_command(state: str) -> click.Command:

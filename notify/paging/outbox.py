@@ -6,8 +6,8 @@ able to enqueue at the same time without a server, and an operator must be able 
 read and remove what is stuck with ``ls`` and ``cat``.
 
 - **Enqueue** writes one file per page per target: temp file + fsync + rename + fsync of the
-  directory, so a crash leaves either the whole page or a hidden temp file (quarantined
-  later), never half a page. Names sort in enqueue order: a sequence number that never goes
+  directory, so a crash leaves either the whole page or a hidden temp file (removed a minute
+  later: its enqueue never returned, so nobody was told it was stored), never half a page. Names sort in enqueue order: a sequence number that never goes
   backwards even when the clock does, then pid and a counter so names are unique.
 - **Flush** sends what is due within a time budget, so keepalived's hook returns fast when
   the pager is down. One ``flock`` makes sure two flushers never send the same item at once;
@@ -152,7 +152,13 @@ class Outbox:
         self._ensure_dirs()
         paths = []
         for tid in self.targets:
-            name = f"{self._next_seq():020d}-{os.getpid()}-{next(_counter)}.{tid}.json"
+            try:
+                seq = self._next_seq()
+            except OSError as exc:
+                raise OutboxError(
+                    f"cannot write page to {self.directory}: {exc.strerror}"
+                ) from None
+            name = f"{seq:020d}-{os.getpid()}-{next(_counter)}.{tid}.json"
             record = {
                 "version": 1,
                 "target": tid,
@@ -349,7 +355,7 @@ class Outbox:
             if entry.name.startswith(TEMP_PREFIX):
                 with suppress(OSError):
                     if now - entry.stat(follow_symlinks=False).st_mtime > TEMP_GRACE:
-                        self._quarantine(entry.name, "leftover temp file", run)
+                        self._remove_leftover(entry.name)
             elif entry.name.startswith("."):
                 continue  # our lock, sequence and stats files
             elif ITEM_NAME.match(entry.name):
@@ -397,6 +403,16 @@ class Outbox:
         self.log.error(
             "outbox file quarantined", item=name, reason=reason[:300], path=str(destination)
         )
+
+    def _remove_leftover(self, name: str) -> None:
+        """A temp file whose writer died before the rename: nobody was told it was stored.
+
+        Not damage (corrupt/ is for that): enqueue had not returned, so no hook exited 0 on
+        it, and the rename that would have made it an item never happened.
+        """
+        with suppress(FileNotFoundError):
+            os.unlink(self.directory / name)
+            self.log.warning("removed a temp file a killed writer left", item=name)
 
     def _unlink(self, name: str) -> None:
         # No directory fsync: if a crash undoes this unlink the page is sent again, which its
