@@ -14,23 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN
-from tests.receiver import Receiver, running
+from tests.receiver import Receiver
 from tests.support.notify import Notify
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running() as server:
-        yield server
-
-
-@pytest.fixture
-def notify(tmp_path: Path, receiver: Receiver) -> Iterator[Notify]:
-    hooks = Notify(tmp_path, receiver.url)
-    try:
-        yield hooks
-    finally:
-        hooks.stop_processes()  # a detached sender outliving a test that left pages waiting
 
 
 def fault_pages(receiver: Receiver) -> list[str]:
@@ -96,11 +81,8 @@ def test_pager_down_hook_returns_within_budget_and_flush_delivers_once(
 @pytest.fixture
 def no_sender(tmp_path: Path, receiver: Receiver) -> Iterator[Notify]:
     """Hooks that leave their pages waiting (sender_give_up = 0): what flush finds."""
-    hooks = Notify(tmp_path, receiver.url, sender_give_up=0)
-    try:
+    with Notify(tmp_path, receiver.url, sender_give_up=0) as hooks:
         yield hooks
-    finally:
-        hooks.stop_processes()
 
 
 def test_flush_right_after_recovery_sends_everything_now(

@@ -19,18 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.receiver import Receiver, running
+from tests.receiver import Receiver
 from tests.support.notify import Notify
 
 EVENTS = 200
 PARALLEL = 4
 HOOK_WALL = 1.5
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running() as server:
-        yield server
 
 
 def fault_key(notify: Notify, name: str) -> str:

@@ -13,25 +13,17 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.receiver import Receiver, running
+from tests.receiver import Receiver
 from tests.support.notify import Notify
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running() as server:
-        yield server
-
-
-@pytest.fixture
 def notify(tmp_path: Path, receiver: Receiver) -> Iterator[Notify]:
-    hooks = Notify(tmp_path, receiver.url, metrics=True)
-    try:
+    """The conftest's hooks, writing the metrics textfile."""
+    with Notify(tmp_path, receiver.url, metrics=True) as hooks:
         yield hooks
-    finally:
-        hooks.stop_processes()
 
 
 def samples(path: Path) -> Samples:

@@ -10,33 +10,17 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.receiver import Receiver, running
+from tests.receiver import Receiver
 from tests.support.notify import Notify
 
 HOOK_WALL = 1.5  # what the issue allows a hook, interpreter start included
 ARRIVAL = 20.0  # a page must arrive this soon after the pager recovers
 GONE = 10.0  # no process may remain this long after the outbox emptied
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running() as server:
-        yield server
-
-
-@pytest.fixture
-def notify(tmp_path: Path, receiver: Receiver) -> Iterator[Notify]:
-    hooks = Notify(tmp_path, receiver.url)
-    try:
-        yield hooks
-    finally:
-        hooks.stop_processes()
 
 
 def answered(receiver: Receiver) -> list[dict]:

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from tests.conftest import BIN
 
@@ -39,6 +39,12 @@ class Notify:
             f'[[page.target]]\ntype = "pagerduty"\nurl = "{url}/v2/enqueue"\n'
             f'routing_key = "RK"\n')
         self.config.chmod(0o600)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_processes()  # a detached sender outliving a test that left pages waiting
 
     def argv(self, *args: str) -> list[str]:
         return [str(BIN / "lbnotify"), "--config", str(self.config), *args]
