@@ -152,7 +152,7 @@ class FifoReader:
             paging.queue_summaries(page, self.ctx.config.notify.state_dir, self.ctx.router,
                                    self.ctx.log)
             if hand_off_enabled(page):
-                if Outbox.from_section(page).waiting():
+                if Outbox.from_section(page).depth():
                     hand_off(page, self.ctx.config.path)
             else:
                 paging.flush(page, self.ctx.log)

@@ -471,6 +471,10 @@ class Outbox:
 
     # -- what waits ----------------------------------------------------------------------
 
+    def depth(self) -> int:
+        """How many items wait: a directory listing, no file read."""
+        return len(self._item_names())
+
     def waiting(self) -> list[Waiting]:
         """Items still queued, oldest first; unreadable ones are left for the next flush."""
         found = []

@@ -75,7 +75,9 @@ def hand_off(section: PageSection, config_path: str | None) -> str:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return "already running"
-        argv = [sys.executable, "-m", "lbcheck.notify.paging.sender", "--lock-fd", str(LOCK_FD)]
+        # -P: nothing from the current directory shadows the installed package.
+        argv = [sys.executable, "-P", "-m", "lbcheck.notify.paging.sender",
+                "--lock-fd", str(LOCK_FD)]
         if config_path:
             argv += ["--config", os.path.abspath(config_path)]
         pid = _spawn_detached(argv, fd)
@@ -148,7 +150,7 @@ def run(config: Config, log: Any, lock_fd: int, *, clock: Any = time.monotonic) 
     started = clock()
     give_up_at = started + section.sender_give_up
     sent = failed = 0
-    log.info("sender started", waiting=len(outbox.waiting()),
+    log.info("sender started", waiting=outbox.depth(),
              give_up_in=section.sender_give_up)
     for _ in range(MAX_CYCLES):
         budget = min(ROUND_BUDGET, give_up_at - clock())
@@ -190,7 +192,7 @@ def _release_unless_more(outbox: Outbox, lock_fd: int) -> int:
     and so spawned nobody: either we see its item now, or it saw the lock free.
     """
     os.close(lock_fd)
-    if not outbox.waiting():
+    if not outbox.depth():
         return -1
     path = outbox.directory / SENDER_LOCK
     try:

@@ -6,8 +6,10 @@ every process left for its config in a finally (the sender is not our child: fou
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -218,3 +220,54 @@ def test_sender_sees_a_page_queued_while_it_lets_go(tmp_path: Path, receiver: Re
     finally:
         stop.set()
         notify.stop_processes()
+
+
+def test_a_sender_letting_go_looks_again(tmp_path: Path) -> None:
+    """After releasing its lock the sender re-reads the outbox: a page queued meanwhile keeps
+    it running (lock held again), unless a new sender took the lock first."""
+    from lbcheck.config import PageTarget
+    from lbcheck.notify.paging.outbox import Outbox
+    from lbcheck.notify.paging.policy import Page
+    from lbcheck.notify.paging.sender import SENDER_LOCK, _release_unless_more
+
+    outbox = Outbox(tmp_path, [PageTarget("webhook", "http://127.0.0.1:9/unused")])
+    lock = tmp_path / SENDER_LOCK
+
+    def held() -> int:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+
+    assert -1 == _release_unless_more(outbox, held())  # empty: done
+    outbox.enqueue(Page("trigger", "critical", "k", "s", "lb1", "INSTANCE", "VI_1", "FAULT",
+                        None, 0, 0.0))
+    again = _release_unless_more(outbox, held())
+    assert again >= 0
+    probe = os.open(lock, os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):  # it is ours again
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(probe)
+    os.close(again)
+    other = held()  # a sender a hook started meanwhile
+    try:
+        assert -1 == _release_unless_more(outbox, os.open(lock, os.O_RDWR))
+    finally:
+        os.close(other)
+
+
+def test_sender_by_hand_defers_to_a_running_one(notify: Notify, receiver: Receiver) -> None:
+    """`python -m lbcheck.notify.paging.sender` exits 0 at once while a sender holds the lock,
+    and delivers in the foreground when none does."""
+    receiver.down()
+    assert 0 == notify("INSTANCE", "VI_1", "FAULT", "0").returncode
+    by_hand = [sys.executable, "-m", "lbcheck.notify.paging.sender", "--config",
+               str(notify.config)]
+    started = time.monotonic()
+    assert 0 == subprocess.run(by_hand, timeout=20, check=False, cwd=notify.tmp).returncode
+    assert time.monotonic() - started < 5  # it did not wait for the outage
+    notify.stop_processes()  # the hook's sender
+    receiver.up()
+    assert 0 == subprocess.run(by_hand, timeout=30, check=False, cwd=notify.tmp).returncode
+    assert 0 == notify.waiting()
