@@ -96,18 +96,30 @@ def describe(limits: list[Limit]) -> str:
             f"UP; {cost}")
 
 
-def parse_filtered(reply: str, names: list[str]) -> dict[str, Backend]:
-    """The replies to :func:`stat_commands`, in order; an unknown name is simply absent."""
+def parse_filtered(reply: str, names: list[str]) -> tuple[dict[str, Backend], list[str]]:
+    """The replies to :func:`stat_commands`, in order: the backends found, and the names
+    `show stat` could not resolve to a backend.
+
+    An unknown name answers "No such proxy." and is simply absent. A header without rows means
+    haproxy picked another proxy of that name — `show stat NAME` takes the first one declared,
+    and a frontend may share a backend's name (seen on 2.6) — so the caller asks for the whole
+    `show stat` for those names rather than calling a live backend missing.
+    """
     parts = reply.split("\n\n")
     if len(parts) != len(names) + 1 or parts[-1]:
         raise ProbeError(State.UNKNOWN, f"`show stat` replies for {len(names)} backend(s) were "
                          f"cut short or malformed ({len(parts) - 1} complete)")
     found: dict[str, Backend] = {}
-    for part in parts[:-1]:
+    unresolved: list[str] = []
+    for name, part in zip(names, parts[:-1], strict=True):
         if part.strip() == NO_SUCH_PROXY:
             continue
-        found.update(parse_stat(part + "\n\n"))
-    return found
+        backends = parse_stat(part + "\n\n")
+        if name in backends:
+            found[name] = backends[name]
+        else:
+            unresolved.append(name)
+    return found, unresolved
 
 
 def parse_stat(reply: str) -> dict[str, Backend]:

@@ -18,6 +18,8 @@ from lbcheck.deadline import Deadline
 from lbcheck.outcome import Sample, State
 from lbcheck.probe import skipped, timed
 
+PIDFILE_PATIENCE = 0.05  # seconds; haproxy rewrites its pidfile on reload (missing/empty briefly)
+
 if TYPE_CHECKING:  # imported where used: csv and re cost ~2.4 ms the default check never needs
     from lbcheck.checks.backends import Limit
 
@@ -68,9 +70,11 @@ def run(target: HaproxyTarget, deadline: Deadline) -> list[Sample]:
 
 
 def process_sample(pidfile: str | None, deadline: Deadline, name: str = "haproxy") -> Sample:
-    """/proc, read again while the pidfile is being rewritten by a reload."""
+    """/proc, read again while the pidfile is being rewritten by a reload — for 50 ms at most:
+    the rewrite takes microseconds, and a stopped haproxy (pidfile removed) must fail fast."""
     return timed("process", lambda: settled(
-        lambda share: process.judge(process.collect(name, pidfile)), deadline))
+        lambda share: process.judge(process.collect(name, pidfile)), deadline,
+        patience=PIDFILE_PATIENCE))
 
 
 def socket_sample(path: str, deadline: Deadline) -> Sample:
@@ -116,15 +120,20 @@ def backends_sample(path: str, limits: list[Limit], deadline: Deadline) -> Sampl
         if filtered is None:
             found = backends.parse_stat(stats_socket.query(path, "show stat", share))
         else:
-            found = backends.parse_filtered(stats_socket.query(path, filtered, share), names)
+            found, unresolved = backends.parse_filtered(
+                stats_socket.query(path, filtered, share), names)
+            if unresolved:  # a name `show stat NAME` resolved to a frontend of that name
+                whole = backends.parse_stat(stats_socket.query(path, "show stat", share))
+                found.update({name: whole[name] for name in unresolved if name in whole})
         return backends.judge_backends(found, limits)
 
     return timed("backends", lambda: settled(attempt, deadline))
 
 
-def settled(attempt: Callable[[Deadline], Sample], deadline: Deadline) -> Sample:
+def settled(attempt: Callable[[Deadline], Sample], deadline: Deadline,
+            patience: float | None = None) -> Sample:
     """Ride out a reload (lbcheck.checks.retry); note in the reason when it took retries."""
-    sample, attempts = until_settled(attempt, deadline)
+    sample, attempts = until_settled(attempt, deadline, patience=patience)
     if attempts.tries == 1:
         return sample
     return sample._replace(reason=sample.reason + attempts.note(),

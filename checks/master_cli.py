@@ -57,8 +57,19 @@ def parse_show_proc(reply: str) -> ProcTable:
 
 
 def judge_proc(table: ProcTable) -> Sample:
+    """≥ 1 current worker. haproxy 3.2 files workers by generation: after a failed reload the
+    worker still serving the previous config is listed under `# old workers` and `# workers`
+    is empty (2.6 and 3.0 keep it under `# workers`; captured in tests/unit/data). That is
+    the failed reload's WARN, not a dead haproxy: the socket probe still asks the worker and
+    fails the check if it is really stopping."""
     metrics = (("workers", float(len(table.workers))),
                ("failed_reloads", float(table.failed_reloads)))
+    if not table.workers and table.old_workers and table.failed_reloads:
+        return Sample("master", State.WARN,
+                      f"master {table.master_pid}, previous worker(s) "
+                      f"{','.join(map(str, table.old_workers))} still serving; "
+                      f"{table.failed_reloads} reload(s) failed: the previous config still "
+                      "serves (check `haproxy -c`)", metrics=metrics)
     if not table.workers:
         return Sample("master", State.CRITICAL,
                       f"master {table.master_pid} has no current worker", metrics=metrics)

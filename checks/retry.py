@@ -59,9 +59,12 @@ class Exhausted(ProbeError):
 
 
 def until_settled(attempt: Callable[[Deadline], T], deadline: Deadline,
-                  reserve: float = RESERVE) -> tuple[T, Attempts]:
+                  reserve: float = RESERVE, patience: float | None = None) -> tuple[T, Attempts]:
     """``attempt(share)`` until it returns or fails for good; raises :class:`Exhausted` at the
-    end. ``share`` is the part of ``deadline`` this attempt may spend waiting."""
+    end. ``share`` is the part of ``deadline`` this attempt may spend waiting; ``patience``
+    bounds the time spent asking again when a reload's sign is known to be brief."""
+    if patience is not None:
+        deadline = deadline.part(patience + reserve)
     started = time.monotonic()
     pause = FIRST_PAUSE
     count = 0

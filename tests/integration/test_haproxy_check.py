@@ -1,4 +1,9 @@
-"""`lbcheck haproxy` against a real haproxy: healthy, killed, hung, zombie, worker-less."""
+"""`lbcheck haproxy` against a real haproxy: healthy, killed, hung, zombie, worker-less.
+
+The tests marked MATRIX run against every haproxy of the version matrix (the host's 2.6 and
+Debian trixie's and sid's packages under chroot); rendering and logging tests, which do not
+depend on what haproxy answers, run once on the host's.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,8 @@ import time
 from pathlib import Path
 
 from tests.conftest import BIN
-from tests.integration.conftest import Checker
-from tests.support.haproxy import Haproxy
+from tests.integration.conftest import MATRIX, Checker, HaproxyVersion
+from tests.support.haproxy import Haproxy, free_port
 
 
 def args(proxy: Haproxy, *extra: str) -> list[str]:
@@ -22,12 +27,20 @@ def verdict(result: subprocess.CompletedProcess[str]) -> dict:
     return json.loads(result.stdout)
 
 
+def kill(proxy: Haproxy) -> None:
+    """SIGKILL a standalone haproxy and reap it, leaving a chroot's workdir mounted for reuse."""
+    proxy.signal(signal.SIGKILL)
+    proxy.process.wait(timeout=5)  # type: ignore[union-attr]
+
+
+@MATRIX
 def test_healthy_haproxy_exits_0_and_prints_nothing(haproxy: Haproxy, check: Checker) -> None:
     """keepalived discards output: a healthy check is silent and exits 0."""
     result = check(*args(haproxy))
     assert (0, "", "") == (result.returncode, result.stdout, result.stderr)
 
 
+@MATRIX
 def test_killed_haproxy_is_unhealthy(haproxy: Haproxy, check: Checker) -> None:
     """A SIGKILLed haproxy leaves a stale pidfile and socket: exit 1, saying it is not running."""
     haproxy.signal(signal.SIGKILL)
@@ -37,6 +50,7 @@ def test_killed_haproxy_is_unhealthy(haproxy: Haproxy, check: Checker) -> None:
     assert "haproxy is not running" in verdict(result)["reason"]
 
 
+@MATRIX
 def test_hung_haproxy_fails_fast(haproxy: Haproxy, check: Checker) -> None:
     """A SIGSTOPped haproxy passes `killall -0` forever; lbcheck fails it within the deadline."""
     haproxy.signal(signal.SIGSTOP)
@@ -47,17 +61,18 @@ def test_hung_haproxy_fails_fast(haproxy: Haproxy, check: Checker) -> None:
     assert verdict(result)["elapsed_ms"] < 800
 
 
+@MATRIX
 def test_zombie_haproxy_is_not_running(tmp_path: Path, haproxy: Haproxy, check: Checker) -> None:
     """A dead haproxy whose parent never reaps it stays a zombie: `killall -0` passes, we fail."""
     parent = subprocess.Popen(
         [sys.executable, "-c",
          ("import subprocess, sys, time\n"
-         f"p = subprocess.Popen(['haproxy', '-db', '-f', {str(haproxy.config)!r}])\n"
+         f"p = subprocess.Popen({haproxy.argv()!r})\n"  # the same haproxy, chroot or not
          "print(p.pid, flush=True)\n"
          "time.sleep(30)\n")],
         stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        haproxy.stop()  # free the ports/socket for the child haproxy
+        kill(haproxy)  # free the ports/socket for the child haproxy
         zombie = int(parent.stdout.readline())  # type: ignore[union-attr]
         time.sleep(0.3)
         subprocess.run(["kill", "-9", str(zombie)], check=True)
@@ -73,12 +88,13 @@ def test_zombie_haproxy_is_not_running(tmp_path: Path, haproxy: Haproxy, check: 
         parent.wait(timeout=5)
 
 
+@MATRIX
 def test_zombie_found_by_name_in_own_pid_namespace(tmp_path: Path, haproxy: Haproxy) -> None:
     """Without a pidfile, a by-name scan of /proc still tells a zombie from a live haproxy."""
     script = tmp_path / "zombie.py"
     script.write_text(
         "import subprocess, time, os, signal\n"
-        f"p = subprocess.Popen(['haproxy', '-db', '-f', {str(haproxy.config)!r}])\n"
+        f"p = subprocess.Popen({haproxy.argv()!r})\n"
         "time.sleep(0.5)\n"
         f"ok = subprocess.run([{str(BIN / 'lbcheck')!r}, 'process'], check=False).returncode\n"
         "os.kill(p.pid, signal.SIGKILL)\n"
@@ -86,7 +102,7 @@ def test_zombie_found_by_name_in_own_pid_namespace(tmp_path: Path, haproxy: Hapr
         f"dead = subprocess.run([{str(BIN / 'lbcheck')!r}, '-v', 'process'], check=False).returncode\n"
         "print(ok, dead)\n"
     )
-    haproxy.stop()
+    kill(haproxy)
     result = subprocess.run(
         ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, str(script)],
         capture_output=True, text=True, timeout=20,
@@ -95,6 +111,7 @@ def test_zombie_found_by_name_in_own_pid_namespace(tmp_path: Path, haproxy: Hapr
     assert "zombie" in result.stdout
 
 
+@MATRIX
 def test_master_with_hung_worker_is_unhealthy(haproxy_mw: Haproxy, check: Checker) -> None:
     """A live master whose only worker is stopped serves nothing: exit 1, naming the worker."""
     assert 0 == check(*args(haproxy_mw, "--master-socket", haproxy_mw.master_socket)).returncode
@@ -107,9 +124,11 @@ def test_master_with_hung_worker_is_unhealthy(haproxy_mw: Haproxy, check: Checke
         verdict(result)["reason"].removeprefix("process: "))
 
 
+@MATRIX
 def test_master_whose_worker_died_is_unhealthy(haproxy_mw: Haproxy, check: Checker) -> None:
-    """haproxy 2.6 ends the master with its last worker (even with no-exit-on-failure, measured);
-    left unreaped it is a zombie that `kill -0` accepts. lbcheck says not running."""
+    """haproxy 2.6, 3.0 and 3.2 end the master with its last worker (even with
+    no-exit-on-failure, measured); left unreaped it is a zombie that `kill -0` accepts.
+    lbcheck says not running."""
     for worker in haproxy_mw.workers():
         haproxy_mw.signal(signal.SIGKILL, worker)
     time.sleep(0.5)
@@ -118,6 +137,7 @@ def test_master_whose_worker_died_is_unhealthy(haproxy_mw: Haproxy, check: Check
     assert "zombie" in verdict(result)["reason"] or "not running" in verdict(result)["reason"]
 
 
+@MATRIX
 def test_master_cli_reports_workers(haproxy_mw: Haproxy, check: Checker) -> None:
     """With --master-socket the master's own `show proc` is consulted too."""
     result = check("--json", *args(haproxy_mw, "--master-socket", haproxy_mw.master_socket))
@@ -126,6 +146,7 @@ def test_master_cli_reports_workers(haproxy_mw: Haproxy, check: Checker) -> None
     assert 1.0 == probes["master"]["metrics"]["workers"]
 
 
+@MATRIX
 def test_failed_reload_is_a_warning_not_a_failover(haproxy_mw: Haproxy, check: Checker) -> None:
     """A broken config on reload leaves the old worker serving: WARN, exit 0."""
     good = haproxy_mw.config.read_text()
@@ -147,6 +168,7 @@ def test_failed_reload_is_a_warning_not_a_failover(haproxy_mw: Haproxy, check: C
     assert "reload(s) failed" in probes["master"]["reason"]
 
 
+@MATRIX
 def test_backends_in_maintenance(haproxy: Haproxy, check: Checker) -> None:
     """MAINT servers do not serve; the backup counts once no active server is left."""
     assert 0 == check(*args(haproxy, "--backend", "app:2")).returncode
@@ -162,6 +184,7 @@ def test_backends_in_maintenance(haproxy: Haproxy, check: Checker) -> None:
     assert 1 == check(*args(haproxy, "--backend", "app:50%")).returncode
 
 
+@MATRIX
 def test_unknown_backend_cannot_be_judged(haproxy: Haproxy, check: Checker) -> None:
     """A --backend the config does not have means check and config disagree: exit 3."""
     result = check("--json", *args(haproxy, "--backend", "nosuch"))
@@ -196,3 +219,22 @@ def test_transitions_are_logged_once(haproxy: Haproxy, check: Checker) -> None:
     lines = [json.loads(line) for line in check.log_file.read_text().splitlines()]
     assert [(None, "OK"), ("OK", "CRITICAL")] == [(e["previous"], e["state"]) for e in lines]
     assert "SIGSTOP" in lines[1]["reason"] and "process" in lines[1]["probes"]
+
+
+@MATRIX
+def test_a_backend_sharing_its_name_with_a_frontend_is_judged(
+        tmp_path: Path, haproxy_version: HaproxyVersion, check: Checker) -> None:
+    """`frontend dup` declared before `backend dup`: `show stat dup 6 -1` picks the frontend and
+    lists no backend row (seen on 2.6). The check still finds and judges backend dup."""
+    proxy = Haproxy(tmp_path, [9], root=haproxy_version.root)
+    proxy.config.write_text(proxy.config.read_text() + (
+        f"frontend dup\n    bind 127.0.0.1:{free_port()}\n    default_backend dup\n"
+        "backend dup\n    server d1 127.0.0.1:9\n    server d2 127.0.0.1:9 disabled\n"))
+    try:
+        proxy.start()
+        result = check("--json", *args(proxy, "--backend", "dup:2"))
+    finally:
+        proxy.stop()
+    probes = {p["name"]: p for p in verdict(result)["probes"]}
+    assert (1, "CRITICAL") == (result.returncode, probes["backends"]["state"]), result.stdout
+    assert "dup: 1/2 UP, need 2" == probes["backends"]["reason"]

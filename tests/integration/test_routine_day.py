@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Checker
+from tests.integration.conftest import MATRIX, Checker, HaproxyVersion
 from tests.support.haproxy import Haproxy
 from tests.support.web import WebServers
 
@@ -33,10 +33,11 @@ def every_probe(proxy: Haproxy) -> list[str]:
 
 
 @pytest.fixture(params=[True, False], ids=["expose-fd", "no-expose-fd"])
-def debian_haproxy(request: pytest.FixtureRequest, tmp_path: Path,
-                   web: WebServers) -> Iterator[Haproxy]:
+def debian_haproxy(request: pytest.FixtureRequest, tmp_path: Path, web: WebServers,
+                   haproxy_version: HaproxyVersion) -> Iterator[Haproxy]:
+    """haproxy as Debian's unit runs it, on the host or (with @MATRIX) in a suite's chroot."""
     proxy = Haproxy(tmp_path, web.ports[:2], web.ports[2:], debian_unit=True,
-                    expose_fd=request.param)
+                    expose_fd=request.param, root=haproxy_version.root)
     try:
         yield proxy.start()
     finally:
@@ -54,8 +55,9 @@ def reload_storm(proxy: Haproxy, seconds: float, stop: threading.Event) -> list[
     return sent
 
 
-def test_reload_storm_never_fails_a_healthy_node(check: Checker,
-                                                 debian_haproxy: Haproxy) -> None:
+@MATRIX
+def test_reload_storm_never_fails_a_healthy_node(check: Checker, debian_haproxy: Haproxy,
+                                                 haproxy_version: HaproxyVersion) -> None:
     """2 Hz reloads: 0 non-zero exits, though haproxy really re-executed every time."""
     stop = threading.Event()
     reloads: list[float] = []
@@ -76,7 +78,8 @@ def test_reload_storm_never_fails_a_healthy_node(check: Checker,
         stop.set()
         storm.join(timeout=10)
     done = reload_count(debian_haproxy)
-    print(f"\nreload storm: {len(reloads)} reloads ({done} counted by the master), "
+    print(f"\nreload storm on haproxy {haproxy_version.version}: {len(reloads)} reloads "
+          f"({done} counted by the master), "
           f"{checks} checks, {len(failures)} non-zero, {retried} rode out a reload by asking "
           "again")
     for failure in failures:
@@ -99,14 +102,16 @@ def reload_count(proxy: Haproxy) -> int:
     raise AssertionError("the master CLI did not answer `show proc` within 5 s")
 
 
+@MATRIX
 def test_a_haproxy_really_stopping_still_fails_within_the_deadline(
-        check: Checker, tmp_path: Path) -> None:
+        check: Checker, tmp_path: Path, haproxy_version: HaproxyVersion) -> None:
     """Soft-stop without a new worker (SIGUSR1, a request still in flight keeps the worker
     alive): asking again finds no serving process, so the check fails — within its deadline."""
     silent = socket.socket()  # a server that accepts (kernel backlog) and never answers
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
-    proxy = Haproxy(tmp_path, [silent.getsockname()[1]], debian_unit=True)
+    proxy = Haproxy(tmp_path, [silent.getsockname()[1]], debian_unit=True,
+                    root=haproxy_version.root)
     client = socket.socket()
     try:
         proxy.start()

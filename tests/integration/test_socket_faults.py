@@ -15,6 +15,9 @@ import pytest
 from tests.integration.conftest import Checker
 
 REAL_INFO = "Name: HAProxy\nVersion: 2.6.12\nPid: 4242\nUptime_sec: 12\nIdle_pct: 99\nStopping: 0\n\n"
+# Whole `show info` replies captured from haproxy 2.6, 3.0 and 3.2 (tests/unit/data/README.md).
+CAPTURED_INFO = [pytest.param(path.read_text(), id=f"haproxy{path.name[10:-4]}") for path in
+                 sorted((Path(__file__).parents[1] / "unit" / "data").glob("show_info.*.*.txt"))]
 
 
 class FakeSocket:
@@ -88,6 +91,16 @@ def test_a_real_looking_reply_is_healthy(fake, check: Checker) -> None:
     """The fake itself is sound: a proper `show info` reply is OK."""
     code, out, _ = run_socket(check, fake(REAL_INFO.encode()).path)
     assert (0, "OK") == (code, out["state"])
+
+
+@pytest.mark.parametrize("info", CAPTURED_INFO)
+def test_every_versions_real_reply_is_healthy(fake, check: Checker, info: str) -> None:
+    """Each version's whole `show info`, byte for byte, is OK; Stopping: 1 in it is exit 1."""
+    code, out, _ = run_socket(check, fake(info.encode()).path)
+    assert (0, "OK") == (code, out["state"]), out["reason"]
+    code, out, _ = run_socket(check, fake(info.replace("Stopping: 0", "Stopping: 1").encode()).path)
+    assert (1, "CRITICAL") == (code, out["state"])
+    assert "Stopping: 1" in out["reason"]
 
 
 def test_socket_that_accepts_and_never_answers(fake, check: Checker) -> None:

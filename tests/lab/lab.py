@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from tests.lab import topology
-from tests.lab.render import node_files
+from tests.lab.render import MASTER_SOCKET, node_files
 from tests.lab.topology import VIP4, VIP6, host, netns
 
 HERE = Path(__file__).resolve().parent
@@ -43,10 +44,11 @@ class Failover(NamedTuple):
 
 class Lab:
     def __init__(self, workdir: Path, check: str = "lbcheck",
-                 variant: str = "keepalived.conf") -> None:
+                 variant: str = "keepalived.conf", haproxy: str = "standalone") -> None:
         self.workdir = workdir
         self.check = check
         self.variant = variant
+        self.haproxy = haproxy  # standalone | master-worker (Debian's unit: -Ws, -S, -p)
         self.nodes: dict[str, subprocess.Popen[bytes]] = {}
         saved = workdir / STATE_FILE
         self.saved: dict[str, int] = (json.loads(saved.read_text()).get("unshare", {})
@@ -68,12 +70,14 @@ class Lab:
     def _save(self) -> None:
         self.saved = {n: p.pid for n, p in self.nodes.items()}
         (self.workdir / STATE_FILE).write_text(json.dumps(
-            {"check": self.check, "variant": self.variant, "unshare": self.saved}))
+            {"check": self.check, "variant": self.variant, "haproxy": self.haproxy,
+             "unshare": self.saved}))
 
     def start_node(self, name: str, timeout: float = 10.0) -> None:
         workdir = self.workdir / name  # kept across restarts: lbnotify's memory lives there
         (workdir / "init.ready").unlink(missing_ok=True)
-        files = node_files(name, workdir, PRIORITY[name], self.check, self.variant)
+        files = node_files(name, workdir, PRIORITY[name], self.check, self.variant,
+                           self.haproxy)
         spec = {"node": name, "dir": str(workdir), "web_ports": [8081, 8082],
                 "receiver": str(RECEIVER), "receiver_port": 8099, **files}
         self.nodes[name] = subprocess.Popen(
@@ -152,6 +156,72 @@ class Lab:
 
     def _haproxy_answers(self, name: str) -> bool:
         return bool(self.pids(name, "haproxy")) and bool(self.pids(name, "keepalived"))
+
+    # -- the routine day: what operators and config management do to a healthy node ----------
+
+    def haproxy_master(self, name: str) -> int:
+        """Host pid of the master-worker master: the haproxy whose parent is not a haproxy."""
+        masters = [p for p in self.pids(name, "haproxy") if _comm(_ppid(p)) != "haproxy"]
+        if len(masters) != 1:
+            raise LabError(f"{name}: expected one haproxy master, found {masters}")
+        return masters[0]
+
+    def reload_haproxy(self, name: str) -> int:
+        """`systemctl reload haproxy` on Debian: SIGUSR2 to the master. Returns its pid."""
+        if self.haproxy != "master-worker":
+            raise LabError("reload needs Lab(haproxy='master-worker'): standalone has no master")
+        master = self.haproxy_master(name)
+        os.kill(master, signal.SIGUSR2)
+        return master
+
+    def master_cli(self, name: str, command: str, timeout: float = 2.0) -> str:
+        """One command on the node's master CLI (reached through the master's own root).
+
+        The master CLI keeps a connection open for the next command: `quit` ends it.
+        """
+        path = f"/proc/{self.haproxy_master(name)}/root{MASTER_SOCKET}"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.sendall(f"{command};quit\n".encode())
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode(errors="replace")
+
+    def reload_keepalived(self, name: str) -> int:
+        """`systemctl reload keepalived`: SIGHUP to keepalived's parent. Returns its pid."""
+        parents = [p for p in self.pids(name, "keepalived") if _comm(_ppid(p)) != "keepalived"]
+        if len(parents) != 1:
+            raise LabError(f"{name}: expected one keepalived parent, found {parents}")
+        os.kill(parents[0], signal.SIGHUP)
+        return parents[0]
+
+    def watcher_pids(self, name: str) -> list[int]:
+        return [p for p in self.pids(name) if b"\0watch\0--track-file\0" in _cmdline(p)]
+
+    def fifo_readers(self, name: str) -> list[int]:
+        """lbnotify processes reading keepalived's notify FIFO on node ``name``."""
+        return [p for p in self.pids(name)
+                if b"lbnotify" in _cmdline(p) and b"\0fifo\0" in _cmdline(p)]
+
+    def restart_watcher(self, name: str, timeout: float = 5.0) -> int:
+        """`systemctl restart lbcheck-watch`: SIGTERM, wait for the exit, start it again.
+
+        The node's init starts it (SIGUSR1), with the argv, environment and log it used at
+        boot. Returns the new watcher's pid.
+        """
+        old = self.watcher_pids(name)
+        if not old:
+            raise LabError(f"{name} runs no watcher (Lab(check='watch') starts one)")
+        for pid in old:
+            _kill(pid, signal.SIGTERM)
+        _wait(lambda: not set(old) & set(self.watcher_pids(name)), timeout,
+              f"{name}: watcher {old} did not exit on SIGTERM")
+        _kill(self._init_pid(name), signal.SIGUSR1)
+        _wait(lambda: bool(self.watcher_pids(name)), timeout,
+              f"{name}: the watcher did not start again: see {self.workdir}/{name}/services.log")
+        return self.watcher_pids(name)[0]
 
     # -- faults ------------------------------------------------------------------------------
 

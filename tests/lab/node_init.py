@@ -8,16 +8,28 @@ SIGTERM from outside its namespace: the lab takes a node down with SIGKILL.
 
 The sitter exists for the zombie scenario: haproxy's parent is the sitter, not init, so
 SIGSTOPping the sitter and killing haproxy leaves a zombie nobody reaps — as on a host
-whose supervisor does not reap. The sitter writes /run/haproxy.pid, like Debian's unit.
+whose supervisor does not reap. It restarts haproxy when it exits (systemd's Restart=always).
+haproxy runs one of two ways (spec "haproxy"):
+
+- "standalone": `haproxy -db`; the sitter writes /run/haproxy.pid (haproxy writes none).
+- "master-worker": as Debian's unit runs it, `haproxy -Ws -f CFG -p /run/haproxy.pid -S
+  /run/haproxy-master.sock`; haproxy writes its pidfile itself (the master's pid, rewritten on
+  every reload) and SIGUSR2 to the master reloads it, as `systemctl reload haproxy` does.
+
+SIGUSR1 to this init starts the watcher again, with the very code, argv, environment and log
+it started with at boot: the second half of `systemctl restart lbcheck-watch` (the lab sends
+the SIGTERM first). PID 1 only receives signals it has a handler for.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from typing import BinaryIO
 
 WEB = r"""
 import sys
@@ -25,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 node, port = sys.argv[1], int(sys.argv[2])
 class Hello(BaseHTTPRequestHandler):
     def do_GET(self):
-        body = f"{node}\\n".encode()
+        body = f"{node}\n".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -38,17 +50,26 @@ ThreadingHTTPServer(("127.0.0.1", port), Hello).serve_forever()
 
 SITTER = r"""
 import os, signal, subprocess, sys, time
-cfg = sys.argv[1]
+cfg, mode = sys.argv[1], sys.argv[2]
+argv = {"standalone": ["haproxy", "-db", "-f", cfg],
+        "master-worker": ["haproxy", "-Ws", "-f", cfg, "-p", "/run/haproxy.pid",
+                          "-S", "/run/haproxy-master.sock"]}[mode]
 while True:
-    p = subprocess.Popen(["haproxy", "-db", "-f", cfg])
-    with open("/run/haproxy.pid", "w") as fh:
-        fh.write(f"{p.pid}\n")
+    p = subprocess.Popen(argv)
+    if mode == "standalone":
+        with open("/run/haproxy.pid", "w") as fh:
+            fh.write(f"{p.pid}\n")
     p.wait()
     if os.path.exists("/run/haproxy.norestart"):
         while os.path.exists("/run/haproxy.norestart"):
             time.sleep(0.1)
     time.sleep(0.2)
 """
+
+
+def start_watcher(command: str, log: BinaryIO, env: dict[str, str]) -> None:
+    """Start `lbcheck watch` as this node's unit does; at boot and again on SIGUSR1."""
+    subprocess.Popen(command.split(), stdout=log, stderr=log, env=env)
 
 
 def main() -> int:
@@ -67,11 +88,12 @@ def main() -> int:
     subprocess.Popen([sys.executable, spec["receiver"], "--port", str(spec["receiver_port"]),
                       "--record", os.path.join(workdir, "pages.jsonl")], stdout=log, stderr=log,
                      env=env)
-    subprocess.Popen([sys.executable, "-c", SITTER, spec["haproxy_cfg"]], stdout=log,
-                     stderr=log)
+    subprocess.Popen([sys.executable, "-c", SITTER, spec["haproxy_cfg"],
+                      spec.get("haproxy", "standalone")], stdout=log, stderr=log)
     if spec.get("watch"):  # the watcher starts before keepalived, as the unit orders it
         os.makedirs("/run/lbcheck", exist_ok=True)
-        subprocess.Popen(spec["watch"].split(), stdout=log, stderr=log, env=env)
+        signal.signal(signal.SIGUSR1, lambda *_: start_watcher(spec["watch"], log, env))
+        start_watcher(spec["watch"], log, env)
         time.sleep(0.5)
     subprocess.Popen(["keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp",
                       "-f", spec["keepalived_conf"]],

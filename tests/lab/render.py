@@ -3,6 +3,11 @@
 The examples hold production values; the lab substitutes literal strings (paths, the
 router id, the backup's priority, the check for the killall baseline) and fails loudly if an
 example stops containing one, so the two cannot drift apart.
+
+With ``haproxy="master-worker"`` (haproxy run as Debian's unit runs it) two more: the stats
+socket gains `expose-fd listeners`, as in Debian's haproxy.cfg (the new worker takes the
+listening sockets over from the old one on a reload), and the check and the watcher ask the
+master CLI for workers with `--master-socket /run/haproxy-master.sock`.
 """
 
 from __future__ import annotations
@@ -16,8 +21,16 @@ EXAMPLES = REPO / "examples"
 BIN = Path(sys.executable).parent
 
 
+MASTER_SOCKET = "/run/haproxy-master.sock"  # `-S` in Debian's haproxy.service
+STATS_SOCKET = "stats socket /run/haproxy/admin.sock mode 660 level admin"
+# What the check and the watcher ask, per way of running haproxy (the keys are the modes).
+HAPROXY_ARGS = {
+    "standalone": "haproxy --backend app",  # as in examples/keepalived.conf
+    "master-worker": f"haproxy --master-socket {MASTER_SOCKET} --backend app",
+}
+
 CHECKS = {
-    "lbcheck": "{bin}/lbcheck --config {config} haproxy --backend app",
+    "lbcheck": "{bin}/lbcheck --config {config} {args}",
     "killall": "/usr/bin/killall -0 haproxy",  # the glue lbcheck replaces: the baseline
 }
 
@@ -31,9 +44,13 @@ def substitute(text: str, replacements: dict[str, str]) -> str:
 
 
 def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
-               variant: str = "keepalived.conf") -> dict[str, str]:
+               variant: str = "keepalived.conf",
+               haproxy: str = "standalone") -> dict[str, str]:
     """Write this node's keepalived.conf, haproxy.cfg and lbcheck.toml from examples/."""
+    if haproxy not in HAPROXY_ARGS:
+        raise ValueError(f"haproxy mode {haproxy!r}: expected one of {', '.join(HAPROXY_ARGS)}")
     workdir.mkdir(parents=True, exist_ok=True)
+    args = HAPROXY_ARGS[haproxy]
     config = workdir / "lbcheck.toml"
     replacements = {
         "router_id lb1": f"router_id {node}",
@@ -43,8 +60,8 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
     if check == "watch":  # keepalived follows the watcher's track file: no vrrp_script
         variant = "keepalived-track-file.conf"
     else:
-        script = CHECKS[check].format(bin=BIN, config=config)
-        replacements['"/usr/local/bin/lbcheck haproxy --backend app"'] = f'"{script}"'
+        script = CHECKS[check].format(bin=BIN, config=config, args=args)
+        replacements[f'"/usr/local/bin/lbcheck {HAPROXY_ARGS["standalone"]}"'] = f'"{script}"'
     conf = substitute((EXAMPLES / variant).read_text(), replacements)
     if not _secure(BIN):  # e.g. a checkout under /tmp: keepalived would disable the scripts
         conf = conf.replace("    enable_script_security\n", "")
@@ -58,14 +75,18 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
     files = {"keepalived_conf": workdir / "keepalived.conf",
              "haproxy_cfg": workdir / "haproxy.cfg", "lbcheck_config": config}
     files["keepalived_conf"].write_text(conf)
-    files["haproxy_cfg"].write_text((EXAMPLES / "haproxy.cfg").read_text())
+    haproxy_cfg = (EXAMPLES / "haproxy.cfg").read_text()
+    if haproxy == "master-worker":
+        haproxy_cfg = substitute(haproxy_cfg,
+                                 {STATS_SOCKET: f"{STATS_SOCKET} expose-fd listeners"})
+    files["haproxy_cfg"].write_text(haproxy_cfg)
     config.write_text(toml)
     config.chmod(0o600)
     paths = {k: str(v) for k, v in files.items()}
+    paths["haproxy"] = haproxy
     if check == "watch":  # what examples/lbcheck-watch.service runs, with the lab's paths
         paths["watch"] = (f"{BIN}/lbcheck --config {config} watch --track-file "
-                          "/run/lbcheck/haproxy.track --interval 0.2 --fall 2 --rise 3 "
-                          "haproxy --backend app")
+                          f"/run/lbcheck/haproxy.track --interval 0.2 --fall 2 --rise 3 {args}")
     return paths
 
 

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 HAPROXY = "haproxy"
@@ -28,7 +29,14 @@ class Haproxy:
 
     def __init__(self, workdir: Path, servers: list[int], backups: list[int] | None = None,
                  master_worker: bool = False, check_inter_ms: int = 200,
-                 debian_unit: bool = False, expose_fd: bool = True) -> None:
+                 debian_unit: bool = False, expose_fd: bool = True,
+                 extra_backends: int = 0, servers_per_backend: int = 5,
+                 root: Path | None = None) -> None:
+        # root: run another Debian suite's haproxy (tests/support/debian_root.py) as `chroot
+        # ROOT`, the workdir bind-mounted at the same path inside ROOT until stop(), so
+        # sockets, pidfile and config keep their host paths and /proc shows the processes.
+        self.root = root
+        self._mounts: ExitStack | None = None
         self.workdir = workdir
         self.socket = str(workdir / "admin.sock")
         self.master_socket = str(workdir / "master.sock")
@@ -42,6 +50,8 @@ class Haproxy:
         self.expose_fd = expose_fd
         self.master_worker = master_worker or debian_unit
         self.process: subprocess.Popen[bytes] | None = None
+        self.extra_backends = extra_backends  # be1…beN of servers_per_backend: bin/bench scale
+        self.servers_per_backend = servers_per_backend
         self.config.write_text(self.render(servers, backups or [], check_inter_ms))
 
     def render(self, servers: list[int], backups: list[int], inter: int) -> str:
@@ -66,18 +76,30 @@ class Haproxy:
                   for i, p in enumerate(servers, 1)]
         lines += [f"    server spare{i} 127.0.0.1:{p} check inter {inter} backup"
                   for i, p in enumerate(backups, 1)]
+        for b in range(1, self.extra_backends + 1):  # no `check`: 20,000 would load the box
+            lines.append(f"backend be{b}")
+            lines += [f"    server s{i} 127.0.0.1:{servers[0] if servers else 9}"
+                      for i in range(1, self.servers_per_backend + 1)]
         return "\n".join(lines) + "\n"
 
     def argv(self) -> list[str]:
         if self.debian_unit:
-            return [HAPROXY, "-Ws", "-f", str(self.config), "-p", self.pidfile,
+            argv = [HAPROXY, "-Ws", "-f", str(self.config), "-p", self.pidfile,
                     "-S", self.master_socket]
-        argv = [HAPROXY, "-db", "-f", str(self.config)]
-        if self.master_worker:
+        else:
+            argv = [HAPROXY, "-db", "-f", str(self.config)]
+        if self.master_worker and not self.debian_unit:
             argv[1:1] = ["-W", "-S", self.master_socket]
+        if self.root is not None:  # chroot execs haproxy: its pid is haproxy's pid
+            argv = ["chroot", str(self.root), "/usr/sbin/haproxy", *argv[1:]]
         return argv
 
     def start(self, timeout: float = 5.0) -> Haproxy:
+        if self.root is not None and self._mounts is None:
+            from tests.support.debian_root import chroot_mounts
+
+            self._mounts = ExitStack()
+            self._mounts.enter_context(chroot_mounts(self.root, self.workdir))
         log = open(self.workdir / "haproxy.log", "ab")  # noqa: SIM115 - closed by the child
         self.process = subprocess.Popen(self.argv(), stdout=log, stderr=log,
                                         start_new_session=True)
@@ -152,6 +174,7 @@ class Haproxy:
     def stop(self) -> None:
         """Kill the whole process group (master, workers) and reap; safe to call twice."""
         if self.process is None:
+            self.unmount()
             return
         try:
             os.killpg(self.process.pid, signal.SIGCONT)
@@ -163,3 +186,10 @@ class Haproxy:
         except subprocess.TimeoutExpired:
             pass
         self.process = None
+        self.unmount()
+
+    def unmount(self) -> None:
+        """Undo start()'s mounts into ``root`` (stop() does it; also after a failed start)."""
+        if self._mounts is not None:
+            mounts, self._mounts = self._mounts, None
+            mounts.close()

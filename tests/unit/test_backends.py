@@ -351,13 +351,13 @@ def test_filtered_replies_parse_as_the_whole_reply_does() -> None:
     """The same backends as from the unfiltered reply; an unknown name is simply absent."""
     names = ["be_app", "nope", "be_static"]
     whole = parse_stat(REAL)
-    assert {n: whole[n] for n in ("be_app", "be_static")} == parse_filtered(
+    assert ({n: whole[n] for n in ("be_app", "be_static")}, []) == parse_filtered(
         _filtered(*names), names)
 
 
 def test_unknown_backend_from_a_filtered_reply_is_unknown() -> None:
     """`No such proxy.` reads as a backend missing from haproxy: UNKNOWN, named."""
-    sample = judge_backends(parse_filtered(_filtered("nope"), ["nope"]), [Limit("nope")])
+    sample = judge_backends(parse_filtered(_filtered("nope"), ["nope"])[0], [Limit("nope")])
     assert (State.UNKNOWN, "backend nope not found in haproxy") == (sample.state, sample.reason)
 
 
@@ -375,3 +375,12 @@ def test_verbose_says_what_each_mode_costs() -> None:
     assert "reads the whole `show stat`" in describe([])
     assert describe([Limit("app")]).endswith("asked for by name: cost flat in haproxy's size")
     assert describe([Limit("42")]).endswith("the whole `show stat` is read")
+
+
+def test_a_name_show_stat_resolves_to_a_frontend_is_left_to_the_whole_reply() -> None:
+    """`frontend dup` declared before `backend dup`: `show stat dup 6 -1` answers a header and
+    no row (haproxy 2.6 took the frontend). Unresolved, so the caller reads the whole reply
+    for it, instead of calling a live backend missing."""
+    header_only = REAL.splitlines()[0] + "\n\n"
+    found, unresolved = parse_filtered(_filtered("be_app") + header_only, ["be_app", "dup"])
+    assert (["be_app"], ["dup"]) == (list(found), unresolved)

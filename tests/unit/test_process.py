@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from lbcheck.checks.process import Proc, ProcessReport, _parse_stat, judge, read_pidfile
+from lbcheck.checks.process import (
+    Proc,
+    ProcessReport,
+    _global_says_master_worker,
+    _parse_stat,
+    judge,
+    read_pidfile,
+)
 from lbcheck.outcome import ProbeError, State
 
 
@@ -156,3 +163,15 @@ def test_missing_or_empty_pidfile(tmp_path: Path, content: str | None, state: St
         read_pidfile(str(pidfile))
     assert state == caught.value.state
 
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    (b"global\n    master-worker\n", True),
+    (b"global\n    master-worker no-exit-on-failure\nbackend app\n", True),
+    (b"global\n    daemon\nbackend app\n    server s1 1.2.3.4:80\n", False),
+    (b"global\n    daemon\nbackend master-worker\n    master-worker\n", False),
+])
+def test_master_worker_is_read_from_global_only(config: bytes, expected: bool) -> None:
+    """`master-worker` is a global keyword: reading stops at the first proxy section, so a
+    config with 20,000 servers is not read to its end on every check."""
+    assert expected is _global_says_master_worker(config.splitlines(keepends=True))

@@ -99,3 +99,14 @@ def test_each_attempt_gets_a_share_so_a_swallowed_connection_leaves_time_to_ask_
     assert shares[1] == pytest.approx(0.17, abs=0.03)
     assert deadline.remaining() < 0.02  # the last attempt had everything left
     assert 3 <= len(shares) <= 4
+
+
+def test_patience_bounds_the_asking_again() -> None:
+    """A sign known to be brief (a pidfile being rewritten) is asked again for ``patience``
+    only: a stopped haproxy whose pidfile is gone still fails in tens of milliseconds."""
+    attempt, calls = flaky([REFUSED] * 1000)
+    deadline = Deadline(0.8)
+    with pytest.raises(Exhausted):
+        until_settled(attempt, deadline, patience=0.05)
+    assert calls[-1] - calls[0] < 0.1
+    assert deadline.remaining() > 0.6
