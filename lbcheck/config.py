@@ -62,11 +62,14 @@ class PageSection(NamedTuple):
     outbox: str = "/var/lib/lbcheck/outbox"
     budget: float = 0.5
     flap_window: float = 60.0
+    # Seconds the detached sender keeps retrying what a hook could not deliver; 0 = no sender.
+    sender_give_up: float = 900.0
     targets: tuple[PageTarget, ...] = ()
 
 
 class NotifySection(NamedTuple):
     state_dir: str = "/var/lib/lbcheck/state"
+    metrics_file: str = ""  # a Prometheus textfile (node_exporter's textfile collector); "" = off
 
 
 class Config(NamedTuple):
@@ -128,6 +131,8 @@ def from_mapping(raw: dict[str, Any], path: str | None = None) -> Config:
         page=_section(PageSection, {"page": page}, "page", where, targets=targets),
         notify=_section(NotifySection, raw, "notify", where),
     )
+    if config.page.sender_give_up < 0:
+        raise ConfigError(f"{where}: [page] sender_give_up must be 0 (no sender) or more seconds")
     if config.log.format not in ("json", "logfmt"):
         raise ConfigError(f"{where}: [log] format must be json or logfmt, not {config.log.format!r}")
     return config

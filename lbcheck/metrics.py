@@ -1,13 +1,11 @@
 """Prometheus textfile metrics (node_exporter's textfile collector), via prometheus-client.
 
 prometheus-client owns the exposition format and writes the file atomically (temp + rename),
-so a scrape never sees half a file. Imported only by the watcher and by lbnotify's metrics
-option — never on the spawned check's path.
+so a scrape never sees half a file. Imported only by the watcher — never on the spawned
+check's path (lbnotify's textfile is notify/metrics.py).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, write_to_textfile
 
@@ -46,18 +44,3 @@ class CheckMetrics:
 
     def write(self) -> None:
         write_to_textfile(self.path, self.registry)
-
-
-def write_outbox_metrics(stats: Any, path: str) -> None:
-    """lbnotify's outbox: depth, dead letters, deliveries and failures (from Outbox.stats())."""
-    registry = CollectorRegistry()
-    for name, help_text, value in (
-        ("lbnotify_outbox_depth", "Pages waiting to be delivered", stats.depth),
-        ("lbnotify_outbox_dead", "Pages rejected permanently (outbox/dead)", stats.dead),
-        ("lbnotify_outbox_oldest_age_seconds", "Age of the oldest waiting page",
-         stats.oldest_age or 0.0),
-        ("lbnotify_pages_sent_total", "Pages delivered", stats.sent_total),
-        ("lbnotify_delivery_failures_total", "Failed delivery attempts", stats.failures_total),
-    ):
-        Gauge(name, help_text, registry=registry).set(value)
-    write_to_textfile(path, registry)

@@ -14,7 +14,7 @@ import click
 
 from lbcheck.config import Config, ConfigError, LogSection, check_secret_permissions, load
 from lbcheck.notify.events import KINDS, BadEvent, Event, from_notify_args, from_state_hook
-from lbcheck.notify.handlers import Context, handle
+from lbcheck.notify.handlers import Context, handle, write_metrics
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -45,9 +45,15 @@ def _context(config: Config) -> Context:
 
 
 def _run(ctx: Context, event: Event) -> int:
+    """Exit 1 with one line on stderr naming each failed step (the log has the details)."""
     report = handle(event, ctx)
-    failed = [k for k, v in report.items() if isinstance(v, dict) and "error" in v]
-    return EXIT_FAILED if failed else 0
+    failed = [f"{k}: {v['error']}" for k, v in report.items()
+              if isinstance(v, dict) and "error" in v]
+    if failed:
+        line = " ".join("; ".join(failed).split())  # one line, whatever the messages hold
+        click.echo(f"lbnotify: error: {line}"[:1000], err=True)
+        return EXIT_FAILED
+    return 0
 
 
 def _state_command(state: str) -> click.Command:
@@ -113,20 +119,34 @@ def announce(ctx: Context, dev: str | None, count: int | None, interval: float |
 
 @cli.command()
 @click.option("--budget", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
-              help="Seconds to spend sending.")
+              help="Seconds to spend sending (and waiting for a sender that is mid-request).")
+@click.option("--due-only", is_flag=True,
+              help="Only pages whose retry time has come (for timers); exit 1 only if one "
+              "of them failed.")
 @click.pass_obj
-def flush(ctx: Context, budget: float) -> int:
-    """Deliver the pages waiting in the outbox (run by hand or from a timer)."""
+def flush(ctx: Context, budget: float, due_only: bool) -> int:
+    """Deliver every page waiting in the outbox now, backoff or not (exit 1: some still wait)."""
     from lbcheck.notify import paging
-    from lbcheck.notify.outbox import OutboxError
+    from lbcheck.notify.paging.outbox import OutboxError
 
     try:
         paging.queue_summaries(ctx.config.page, ctx.config.notify.state_dir, ctx.router, ctx.log)
-        report = paging.flush(ctx.config.page, ctx.log, budget=budget)
+        report = paging.flush(ctx.config.page, ctx.log, budget=budget, due_only=due_only,
+                              lock_wait=0.0 if due_only else budget)
     except OutboxError as exc:
         raise click.ClickException(str(exc)) from None
+    busy = " (another lbnotify held the outbox throughout)" if report.busy else ""
     click.echo(f"sent {report.sent}, waiting {report.waiting}, failed {report.failed}, "
-               f"dead-lettered {report.dead}")
+               f"dead-lettered {report.dead}{busy}")
+    metrics = write_metrics(ctx) if ctx.config.notify.metrics_file else {}
+    ctx.log.info("flush", due_only=due_only, sent=report.sent, waiting=report.waiting,
+                 failed=report.failed, dead=report.dead, busy=report.busy,
+                 ms=round(report.elapsed * 1000, 2), **({"metrics": metrics} if metrics else {}))
+    if "error" in metrics:
+        click.echo(f"lbnotify: error: {metrics['error']}", err=True)
+        return EXIT_FAILED
+    if due_only:
+        return EXIT_FAILED if report.failed else 0
     return 0 if report.waiting == 0 else EXIT_FAILED
 
 

@@ -83,6 +83,16 @@ def from_fifo_line(line: str) -> Event:
     return from_notify_args(fields, source="fifo")
 
 
+def is_checker_line(line: str) -> bool:
+    """A checker line of keepalived's combined ``notify_fifo``: not a VRRP event, not garbage.
+
+    keepalived's checker writes ``VS <vs> UP|DOWN`` and ``RS <rs> <vs> UP|DOWN`` (ipwrapper.c,
+    ``notify_fifo_vs`` / ``notify_fifo_rs``); ``<vs>`` is ``[ADDR]:PROTO:PORT`` or ``FWM N``.
+    """
+    fields = line.split()
+    return len(fields) >= 3 and fields[0] in ("VS", "RS") and fields[-1] in ("UP", "DOWN")
+
+
 def _check_name(name: str) -> None:
     if not name or len(name) > 128 or any(c in name for c in "/\0\n") or name in (".", ".."):
         raise BadEvent(f"invalid instance/group name {name[:40]!r}")

@@ -17,8 +17,9 @@ import stat
 import threading
 import time
 
-from lbcheck.notify.events import BadEvent, Event, from_fifo_line
+from lbcheck.notify.events import BadEvent, Event, from_fifo_line, is_checker_line
 from lbcheck.notify.handlers import Context, handle
+from lbcheck.notify.paging.sender import hand_off, hand_off_enabled
 
 POLL_MS = 100
 MAX_LINE = 4096  # keepalived's lines are ~50 bytes; anything longer is not keepalived
@@ -38,6 +39,7 @@ class FifoReader:
         self.stop_at: float | None = None
         self.received = 0
         self.rejected = 0
+        self.checker_lines = 0
         self.worker = threading.Thread(target=self._work, name="lbnotify-handlers")
 
     def run(self) -> int:
@@ -53,7 +55,8 @@ class FifoReader:
             self.events.put(None)
             self.worker.join(timeout=30)
             self.ctx.log.info("fifo_reader_stopped", fifo=self.path, events=self.received,
-                              rejected=self.rejected, backlog=self.events.qsize())
+                              rejected=self.rejected, checker_lines=self.checker_lines,
+                              backlog=self.events.qsize())
         return self.received
 
     def _check_fifo(self) -> None:
@@ -103,6 +106,10 @@ class FifoReader:
         text = raw.decode("utf-8", errors="replace").strip()
         if not text:
             return
+        if is_checker_line(text):  # the combined notify_fifo also carries the LVS checker's
+            self.checker_lines += 1
+            self.ctx.log.debug("checker_fifo_line_ignored", fifo=self.path, line=text[:120])
+            return
         try:
             self.events.put(from_fifo_line(text))
             self.received += 1
@@ -132,13 +139,22 @@ class FifoReader:
                                    error=f"{type(exc).__name__}: {exc}")
 
     def _idle(self) -> None:
+        """Page the flap summaries; whatever waits goes to the sender (or is flushed here).
+
+        The sender, not this thread, retries: its requests may take seconds (a slow pager),
+        which would hold up the next events' handling and announcements here.
+        """
         from lbcheck.notify import paging
-        from lbcheck.notify.outbox import OutboxError
+        from lbcheck.notify.paging.outbox import Outbox, OutboxError
 
         page = self.ctx.config.page
         try:
             paging.queue_summaries(page, self.ctx.config.notify.state_dir, self.ctx.router,
                                    self.ctx.log)
-            paging.flush(page, self.ctx.log)
+            if hand_off_enabled(page):
+                if Outbox.from_section(page).depth():
+                    hand_off(page, self.ctx.config.path)
+            else:
+                paging.flush(page, self.ctx.log)
         except (OutboxError, OSError) as exc:
             self.ctx.log.error("outbox_flush_failed", error=str(exc))

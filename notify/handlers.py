@@ -14,9 +14,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from lbcheck.config import Config
-from lbcheck.notify import lock, page_memory, paging
+from lbcheck.notify import lock, paging
 from lbcheck.notify.events import Event
-from lbcheck.notify.outbox import OutboxError
+from lbcheck.notify.paging import memory as page_memory
+from lbcheck.notify.paging.outbox import OutboxError
 
 ANNOUNCE_STATES = ("MASTER", "MASTER_RX_LOWER_PRI")
 
@@ -55,9 +56,41 @@ def handle(event: Event, ctx: Context, flush: bool = True) -> dict[str, Any]:
             report["deliver"] = {"error": str(exc), "ms": _ms(step)}
     if announcer is not None:
         announcer.join(timeout=_announce_bound(ctx))
+    deliver = report.get("deliver", {})
+    if deliver.get("waiting") and "error" not in deliver:
+        _hand_off(ctx, deliver)
+    if ctx.config.notify.metrics_file:
+        report["metrics"] = write_metrics(ctx)
     report["ms"] = _ms(started)
     _log(event, ctx, report)
     return report
+
+
+def _hand_off(ctx: Context, deliver: dict[str, Any]) -> None:
+    """What the budget left undelivered goes to the detached sender, not to the next event.
+
+    After the announcer has finished: the fork then carries no thread of ours.
+    """
+    from lbcheck.notify.paging.sender import hand_off
+
+    step = time.perf_counter()
+    try:
+        deliver["sender"] = hand_off(ctx.config.page, ctx.config.path)
+    except OutboxError as exc:
+        deliver["error"] = str(exc)
+    deliver["ms"] = round(deliver["ms"] + _ms(step), 2)
+
+
+def write_metrics(ctx: Context) -> dict[str, Any]:
+    """The Prometheus textfile after this event (prometheus-client is imported only here)."""
+    from lbcheck.notify.metrics import MetricsError, write
+
+    step = time.perf_counter()
+    try:
+        write(ctx.config, ctx.log)
+    except MetricsError as exc:
+        return {"error": str(exc), "ms": _ms(step)}
+    return {"ms": _ms(step)}
 
 
 def _start_announce(event: Event, ctx: Context, report: dict[str, Any]) -> threading.Thread | None:

@@ -3,7 +3,7 @@
 keepalived runs notify scripts concurrently and possibly out of order. Holding the instance's
 lock while we read the previous state, decide and record the new one serialises concurrent
 invocations: the event that takes the lock last is the state that stands. (The state itself
-lives in the paging memory, notify/page_memory.py, which records every transition.)
+lives in the paging memory, notify/paging/memory.py, which records every transition.)
 """
 
 from __future__ import annotations

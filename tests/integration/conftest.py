@@ -1,4 +1,5 @@
-"""Real haproxy processes in temp dirs, with real web servers behind them."""
+"""Real haproxy processes in temp dirs, with real web servers behind them; lbnotify paging a
+real HTTP receiver."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from typing import NamedTuple
 import pytest
 
 from tests.conftest import BIN
+from tests.receiver import Receiver, running
 from tests.support import debian_root
 from tests.support.haproxy import Haproxy
+from tests.support.notify import Notify
 from tests.support.web import WebServers
 
 
@@ -170,3 +173,17 @@ def haproxy_version(request: pytest.FixtureRequest) -> HaproxyVersion:
         pytest.fail(f"the {suite} root runs haproxy {version!r}, not {CHROOT_SUITES[suite]}: "
                     "update CHROOT_SUITES (and capture its fixtures: bin/capture-fixtures)")
     return HaproxyVersion(suite, version, found)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """The pager stand-in on 127.0.0.1 (tests/receiver.py), recording what it is sent."""
+    with running() as server:
+        yield server
+
+
+@pytest.fixture
+def notify(tmp_path: Path, receiver: Receiver) -> Iterator[Notify]:
+    """`lbnotify` paging ``receiver``; every process left for its config is stopped after."""
+    with Notify(tmp_path, receiver.url) as hooks:
+        yield hooks

@@ -14,50 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN
-from tests.receiver import Receiver, running
-
-
-class Notify:
-    """Runs the installed `lbnotify` with a config whose pages go to a local receiver."""
-
-    def __init__(self, tmp: Path, receiver: Receiver, budget: float = 0.5) -> None:
-        self.log = tmp / "lbnotify.jsonl"
-        self.outbox = tmp / "outbox"
-        self.config = tmp / "lbcheck.toml"
-        self.config.write_text(
-            f'[log]\ntarget = "{self.log}"\n'
-            f'[notify]\nstate_dir = "{tmp / "state"}"\n'
-            f'[keepalived]\nconfig = "{tmp / "keepalived.conf"}"\n'
-            f'[page]\noutbox = "{self.outbox}"\nbudget = {budget}\nflap_window = 0.0\n'
-            f'[[page.target]]\ntype = "pagerduty"\nurl = "{receiver.url}/v2/enqueue"\n'
-            f'routing_key = "RK"\n')
-        self.config.chmod(0o600)
-
-    def __call__(self, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(BIN / "lbnotify"), "--config", str(self.config), *args],
-                              capture_output=True, text=True, timeout=timeout, check=False)
-
-    def events(self) -> list[dict]:
-        if not self.log.exists():
-            return []
-        return [e for e in map(json.loads, self.log.read_text().splitlines())
-                if e["event"] == "vrrp_event"]
-
-    def waiting(self) -> int:
-        if not self.outbox.exists():
-            return 0
-        return len([p for p in self.outbox.glob("*.json") if not p.name.startswith(".")])
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running() as server:
-        yield server
-
-
-@pytest.fixture
-def notify(tmp_path: Path, receiver: Receiver) -> Notify:
-    return Notify(tmp_path, receiver)
+from tests.receiver import Receiver
+from tests.support.notify import Notify
 
 
 def fault_pages(receiver: Receiver) -> list[str]:
@@ -114,11 +72,55 @@ def test_pager_down_hook_returns_within_budget_and_flush_delivers_once(
     assert event["deliver"]["ms"] < 500 + 100
     assert 1 == notify.waiting()
     receiver.up()
-    time.sleep(1.1)  # the failed attempt set a 1 s backoff; a flush before it would wait
-    assert 0 == notify("flush").returncode
-    assert 0 == notify("flush").returncode
+    assert 0 == notify("flush").returncode  # the sender may have sent it first: either way,
+    assert 0 == notify("flush").returncode  # exactly once
     assert ["trigger"] == fault_pages(receiver)
     assert 0 == notify.waiting()
+
+
+@pytest.fixture
+def no_sender(tmp_path: Path, receiver: Receiver) -> Iterator[Notify]:
+    """Hooks that leave their pages waiting (sender_give_up = 0): what flush finds."""
+    with Notify(tmp_path, receiver.url, sender_give_up=0) as hooks:
+        yield hooks
+
+
+def test_flush_right_after_recovery_sends_everything_now(
+        no_sender: Notify, receiver: Receiver) -> None:
+    """`lbnotify flush` means now: pages still backing off go out, exit 0, nothing waits."""
+    receiver.down()
+    for name in ("VI_1", "VI_2", "VI_3"):
+        assert 0 == no_sender("INSTANCE", name, "FAULT", "0").returncode
+    assert 3 == no_sender.waiting()
+    receiver.up()
+    result = no_sender("flush")
+    assert (0, "sent 3, waiting 0, failed 0, dead-lettered 0") == (
+        result.returncode, result.stdout.strip())
+    assert 3 == len(fault_pages(receiver))
+
+
+def test_flush_due_only_keeps_the_backoff(no_sender: Notify, receiver: Receiver) -> None:
+    """--due-only (the timer) leaves a page whose retry time has not come; exit 0 for that."""
+    receiver.down()
+    assert 0 == no_sender("INSTANCE", "VI_1", "FAULT", "0").returncode  # retry in 1 s
+    receiver.up()
+    early = no_sender("flush", "--due-only")
+    assert (0, "sent 0, waiting 1") == (early.returncode, early.stdout[:17])
+    time.sleep(1.1)
+    due = no_sender("flush", "--due-only")
+    assert (0, "sent 1, waiting 0") == (due.returncode, due.stdout[:17])
+
+
+def test_flush_due_only_fails_when_a_due_page_fails(no_sender: Notify,
+                                                    receiver: Receiver) -> None:
+    """The timer's unit turns failed when a due page fails again: the pager is still down."""
+    receiver.down()
+    assert 0 == no_sender("INSTANCE", "VI_1", "FAULT", "0").returncode
+    time.sleep(1.1)
+    result = no_sender("flush", "--due-only")
+    assert (1, "sent 0, waiting 1, failed 1") == (result.returncode, result.stdout[:27])
+    now = no_sender("flush")
+    assert (1, "sent 0, waiting 1, failed 1") == (now.returncode, now.stdout[:27])
 
 
 def test_fifty_concurrent_hooks_lose_nothing(notify: Notify, receiver: Receiver) -> None:
@@ -210,6 +212,22 @@ def test_fifo_survives_writer_reopen_and_fifo_only_states(notify: Notify,
     rejected = [json.loads(x) for x in notify.log.read_text().splitlines()
                 if '"bad_fifo_line"' in x]
     assert 1 == len(rejected)
+
+
+def test_fifo_ignores_checker_lines_of_the_combined_fifo(notify: Notify,
+                                                       fifo: FifoReader) -> None:
+    """notify_fifo also carries VS/RS checker lines: debug lines, no bad_fifo_line, no event."""
+    fifo.write(["VS [192.0.2.10]:tcp:80 UP", 'INSTANCE "VI_1" BACKUP 100',
+                "RS [10.0.0.2]:tcp:8080 [192.0.2.10]:tcp:80 DOWN", 'INSTANCE "VI_1" FAULT 0'])
+    events = wait_for_events(notify, 2, timeout=10)
+    assert 0 == fifo.stop()
+    assert ["BACKUP", "FAULT"] == [e["state"] for e in events]
+    assert [] == notify.lines("bad_fifo_line")
+    ignored = notify.lines("checker_fifo_line_ignored")
+    assert (["debug"] * 2, "VS [192.0.2.10]:tcp:80 UP") == (
+        [e["level"] for e in ignored], ignored[0]["line"])
+    [stopped] = notify.lines("fifo_reader_stopped")
+    assert (2, 0, 2) == (stopped["events"], stopped["rejected"], stopped["checker_lines"])
 
 
 def test_fifo_keeps_reading_briefly_after_sigterm(notify: Notify, fifo: FifoReader) -> None:

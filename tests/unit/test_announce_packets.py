@@ -9,14 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lbcheck.notify import announce
-from lbcheck.notify.announce import (
-    AnnounceError,
-    AnnounceResult,
-    gratuitous_arp,
-    neighbor_advertisement,
-    parse_addresses,
-    unsolicited_na,
-)
+from lbcheck.notify.announce import AnnounceError, AnnounceResult, parse_addresses
+from lbcheck.notify.frames import gratuitous_arp, neighbor_advertisement, unsolicited_na
 
 MAC = bytes.fromhex("020000000001")
 VIP4 = ipaddress.IPv4Address("192.0.2.100")

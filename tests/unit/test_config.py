@@ -81,6 +81,7 @@ def test_unknown_key_is_an_error_naming_it(raw: dict[str, Any], names: str) -> N
         ({"announce": {"count": "3"}}, "[announce] count: expected a number, got '3'"),
         ({"page": {"budget": "fast"}}, "[page] budget: expected a number"),
         ({"log": {"format": "xml"}}, "[log] format must be json or logfmt, not 'xml'"),
+        ({"page": {"sender_give_up": -1}}, "[page] sender_give_up must be 0 (no sender)"),
     ],
 )
 def test_wrong_type_is_an_error(raw: dict[str, Any], why: str) -> None:

@@ -14,6 +14,7 @@ from lbcheck.notify.events import (
     from_fifo_line,
     from_notify_args,
     from_state_hook,
+    is_checker_line,
 )
 
 
@@ -173,3 +174,25 @@ def test_any_notify_args_are_an_event_or_bad_event(args: list[str], source: str)
     except BadEvent:
         return
     assert event.state in (STATES + FIFO_ONLY_STATES if source == "fifo" else STATES)
+
+
+@pytest.mark.parametrize("line", [
+    "VS [192.0.2.10]:tcp:80 UP",
+    "VS [2001:db8::10]:tcp:443 DOWN",
+    "VS FWM 7 UP",
+    "RS [10.0.0.2]:tcp:8080 [192.0.2.10]:tcp:80 DOWN",
+])
+def test_checker_lines_of_the_combined_fifo_are_recognised(line: str) -> None:
+    """keepalived's checker writes VS/RS lines into a combined notify_fifo: known, not bad."""
+    assert is_checker_line(line)
+
+
+@pytest.mark.parametrize("line", [
+    'INSTANCE "VI_1" MASTER 100',
+    "VS",
+    "VS [192.0.2.10]:tcp:80 SIDEWAYS",
+    "RSX [10.0.0.2]:tcp:8080 UP",
+])
+def test_other_lines_are_not_checker_lines(line: str) -> None:
+    """VRRP events, truncated and unknown lines are not swallowed as checker lines."""
+    assert not is_checker_line(line)

@@ -20,3 +20,62 @@ def test_example_has_no_finding_but_notes(name: str, tmp_path: Path) -> None:
     peer.write_text(path.read_text().replace("priority 150 ", "priority 100 "))
     report = lint(str(path), str(peer), on_host=False)
     assert [] == report.findings
+
+
+def test_example_lbcheck_toml_is_a_valid_config() -> None:
+    """examples/lbcheck.toml loads with every key it documents, at the values it shows."""
+    import tomllib
+
+    from lbcheck.config import from_mapping, load
+
+    config = load(str(EXAMPLES / "lbcheck.toml"))
+    assert (0.5, 900.0) == (config.page.budget, config.page.sender_give_up)
+    assert "" == config.notify.metrics_file  # shown commented out: node_exporter may be absent
+    uncommented = (EXAMPLES / "lbcheck.toml").read_text().replace("# metrics_file", "metrics_file")
+    shown = from_mapping(tomllib.loads(uncommented))
+    assert shown.notify.metrics_file.endswith("/textfile/lbnotify.prom")
+    assert ["webhook"] == [t.type for t in config.page.targets]
+
+
+def unit_file(name: str) -> dict[str, dict[str, list[str]]]:
+    """A systemd unit as {section: {key: [values]}} (continuation lines joined)."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] = {}
+    text = (EXAMPLES / name).read_text().replace("\\\n", " ")
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), {})
+            continue
+        key, _, value = line.partition("=")
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+def test_flush_timer_runs_the_flush_service_every_minute() -> None:
+    """The timer fires after boot and every minute, and starts the oneshot next to it."""
+    timer = unit_file("lbnotify-flush.timer")
+    assert (["30s"], ["1min"], ["timers.target"]) == (
+        timer["Timer"]["OnBootSec"], timer["Timer"]["OnUnitActiveSec"],
+        timer["Install"]["WantedBy"])
+    assert "Unit" not in timer["Timer"]  # so it starts lbnotify-flush.service, by name
+    assert (EXAMPLES / "lbnotify-flush.service").exists()
+
+
+def test_flush_service_runs_flush_due_only_with_options_lbnotify_accepts() -> None:
+    """ExecStart is `lbnotify flush --due-only …`, and lbnotify's own parser takes it."""
+    from lbcheck.notify.cli import cli
+
+    service = unit_file("lbnotify-flush.service")["Service"]
+    assert ["oneshot"] == service["Type"]
+    [exec_start] = service["ExecStart"]
+    program, command, *options = exec_start.split()
+    assert ("/usr/local/bin/lbnotify", "flush") == (program, command)
+    assert "--due-only" in options
+    flush = cli.get_command(None, "flush")  # type: ignore[arg-type]
+    assert flush is not None
+    parsed = flush.make_context("flush", options).params
+    assert (True, 30.0) == (parsed["due_only"], parsed["budget"])
+    assert ["/var/lib/lbcheck -/var/lib/node_exporter/textfile"] == service["ReadWritePaths"]

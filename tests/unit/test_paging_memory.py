@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lbcheck.notify import page_memory
-from lbcheck.notify.page import Memory
+from lbcheck.notify.paging import memory as page_memory
+from lbcheck.notify.paging.policy import Memory
 
 
 def test_memory_round_trips_per_instance(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ able to enqueue at the same time without a server, and an operator must be able 
 read and remove what is stuck with ``ls`` and ``cat``.
 
 - **Enqueue** writes one file per page per target: temp file + fsync + rename + fsync of the
-  directory, so a crash leaves either the whole page or a hidden temp file (quarantined
-  later), never half a page. Names sort in enqueue order: a sequence number that never goes
+  directory, so a crash leaves either the whole page or a hidden temp file (removed a minute
+  later: its enqueue never returned, so nobody was told it was stored), never half a page. Names sort in enqueue order: a sequence number that never goes
   backwards even when the clock does, then pid and a counter so names are unique.
 - **Flush** sends what is due within a time budget, so keepalived's hook returns fast when
   the pager is down. One ``flock`` makes sure two flushers never send the same item at once;
@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from lbcheck.config import PageSection, PageTarget
-from lbcheck.notify import providers
 from lbcheck.notify.lock import flock_within
-from lbcheck.notify.page import Page
+from lbcheck.notify.paging import providers
+from lbcheck.notify.paging.policy import Page
 
 ITEM_NAME = re.compile(r"^(\d{20})-(\d+)-(\d+)\.([a-z]+-[0-9a-f]{12})\.json$")
 TEMP_PREFIX = ".tmp-"
@@ -83,12 +83,26 @@ class OutboxStats:
     quarantined_total: int = 0
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """One item still in the outbox, as the sender and an operator need to see it."""
+
+    name: str
+    target: str
+    lane: tuple[str, str]  # (instance, target): items of one lane go out oldest first
+    attempts: int
+    next_attempt: float  # wall clock; 0 = never tried
+    last_error: str
+
+
 @dataclass
 class _Flush:
     """State shared by the rounds of one flush."""
 
     deadline: float
     report: FlushReport
+    attempt_timeout: float | None = None
+    due_only: bool = True
     seen: set[str] = field(default_factory=set)
     broken: set[str] = field(default_factory=set)  # targets that failed during this flush
     session: Any = None
@@ -138,7 +152,13 @@ class Outbox:
         self._ensure_dirs()
         paths = []
         for tid in self.targets:
-            name = f"{self._next_seq():020d}-{os.getpid()}-{next(_counter)}.{tid}.json"
+            try:
+                seq = self._next_seq()
+            except OSError as exc:
+                raise OutboxError(
+                    f"cannot write page to {self.directory}: {exc.strerror}"
+                ) from None
+            name = f"{seq:020d}-{os.getpid()}-{next(_counter)}.{tid}.json"
             record = {
                 "version": 1,
                 "target": tid,
@@ -170,21 +190,35 @@ class Outbox:
 
     # -- flush ---------------------------------------------------------------------------
 
-    def flush(self, budget: float) -> FlushReport:
+    def flush(
+        self,
+        budget: float,
+        *,
+        attempt_timeout: float | None = None,
+        due_only: bool = True,
+        lock_wait: float = 0.0,
+    ) -> FlushReport:
         """Send what is due until done or ``budget`` seconds have passed.
 
+        Each request may take what is left of the budget, or ``attempt_timeout`` seconds if
+        that is shorter (the sender: a long budget, but one slow pager must not hold it all).
+        ``due_only=False`` also sends what is still backing off: an operator's ``flush``
+        means now. ``lock_wait``: how long to wait for another flusher (hooks and the sender
+        never wait: the holder sends their pages; an operator does).
         Raises :class:`OutboxError` only when the outbox itself is unusable; a pager that is
         down, slow or rejecting is reported in the :class:`FlushReport`, never raised.
         """
         start = time.monotonic()
-        run = _Flush(deadline=start + budget, report=FlushReport())
+        run = _Flush(deadline=start + budget, report=FlushReport(),
+                     attempt_timeout=attempt_timeout, due_only=due_only)
         if not self.targets or not self.directory.is_dir():
             # No targets is paging switched off (for now): waiting pages stay, not buried.
             run.report.waiting = len(self._item_names())
             return run.report
         try:
             for _ in range(MAX_ROUNDS):
-                with self._flush_lock() as locked:
+                wait = min(lock_wait, run.deadline - time.monotonic())
+                with self._flush_lock(wait) as locked:
                     if not locked:
                         run.report.busy = True
                         break
@@ -217,7 +251,8 @@ class Outbox:
             if target is None:
                 self._bury(name, record, None, "target no longer configured", run)
                 continue
-            if record["next_attempt"] > self.clock() or tid in run.broken:
+            backing_off = run.due_only and record["next_attempt"] > self.clock()
+            if backing_off or tid in run.broken:
                 blocked.add(lane)
                 continue
             delivery = self._attempt(page, target, run)
@@ -255,6 +290,8 @@ class Outbox:
         timeout = run.deadline - time.monotonic()
         if timeout < MIN_ATTEMPT_TIME:
             return None
+        if run.attempt_timeout is not None:
+            timeout = min(timeout, run.attempt_timeout)
         return providers.send(request, timeout, run.session)
 
     def _postpone(
@@ -318,7 +355,7 @@ class Outbox:
             if entry.name.startswith(TEMP_PREFIX):
                 with suppress(OSError):
                     if now - entry.stat(follow_symlinks=False).st_mtime > TEMP_GRACE:
-                        self._quarantine(entry.name, "leftover temp file", run)
+                        self._remove_leftover(entry.name)
             elif entry.name.startswith("."):
                 continue  # our lock, sequence and stats files
             elif ITEM_NAME.match(entry.name):
@@ -367,6 +404,16 @@ class Outbox:
             "outbox file quarantined", item=name, reason=reason[:300], path=str(destination)
         )
 
+    def _remove_leftover(self, name: str) -> None:
+        """A temp file whose writer died before the rename: nobody was told it was stored.
+
+        Not damage (corrupt/ is for that): enqueue had not returned, so no hook exited 0 on
+        it, and the rename that would have made it an item never happened.
+        """
+        with suppress(FileNotFoundError):
+            os.unlink(self.directory / name)
+            self.log.warning("removed a temp file a killed writer left", item=name)
+
     def _unlink(self, name: str) -> None:
         # No directory fsync: if a crash undoes this unlink the page is sent again, which its
         # dedup key makes harmless (at-least-once), and a hook saves a disk flush per page.
@@ -387,12 +434,15 @@ class Outbox:
             raise OutboxError(f"cannot create outbox {self.directory}: {exc.strerror}") from None
 
     @contextmanager
-    def _flush_lock(self) -> Iterator[bool]:
+    def _flush_lock(self, wait: float = 0.0) -> Iterator[bool]:
         try:
             fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise OutboxError(f"cannot lock outbox {self.directory}: {exc.strerror}") from None
         try:
+            if wait > 0:
+                yield flock_within(fd, wait)
+                return
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -418,6 +468,41 @@ class Outbox:
             return seq
         finally:
             os.close(fd)
+
+    # -- what waits ----------------------------------------------------------------------
+
+    def depth(self) -> int:
+        """How many items wait: a directory listing, no file read."""
+        return len(self._item_names())
+
+    def waiting(self) -> list[Waiting]:
+        """Items still queued, oldest first; unreadable ones are left for the next flush."""
+        found = []
+        for name in sorted(self._item_names()):
+            try:
+                record = json.loads((self.directory / name).read_bytes())
+                page = Page.from_dict(record["page"])
+                found.append(Waiting(
+                    name=name,
+                    target=str(record["target"]),
+                    lane=(page.instance_key, str(record["target"])),
+                    attempts=int(record["attempts"]),
+                    next_attempt=float(record["next_attempt"]),
+                    last_error=str(record.get("last_error", "")),
+                ))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return found
+
+    def next_due(self) -> float | None:
+        """Wall time at which a flush next has something to try; None when nothing waits.
+
+        Only the oldest item of each lane counts: the ones behind it wait for it anyway.
+        """
+        heads: dict[tuple[str, str], Waiting] = {}
+        for item in self.waiting():
+            heads.setdefault(item.lane, item)
+        return min((item.next_attempt for item in heads.values()), default=None)
 
     # -- metrics -------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lbcheck.notify.events import STATES, Event
-from lbcheck.notify.page import (
+from lbcheck.notify.paging.policy import (
     CRITICAL,
     INFO,
     MAX_DEDUP_KEY,
@@ -167,3 +167,14 @@ def test_triggers_and_resolves_always_alternate(states: list[str], step: float) 
     faults = [p.action for p in run(states, step=step) if p.severity == CRITICAL]
     assert faults[::2] == [TRIGGER] * len(faults[::2])
     assert faults[1::2] == [RESOLVE] * len(faults[1::2])
+
+
+def test_memory_counts_state_changes_and_when_the_last_one_was() -> None:
+    """The metrics' transitions and last change: the first state heard of is not a change."""
+    memory = None
+    for now, state in [(1.0, "BACKUP"), (2.0, "BACKUP"), (3.0, "MASTER"), (4.0, "FAULT")]:
+        memory = decide(Event("INSTANCE", "VI_1", state, 100), memory, ROUTER, WINDOW, now).memory
+    assert memory is not None
+    assert (2, 4.0, "FAULT") == (memory.transitions, memory.changed_at, memory.state)
+    notice = Event("INSTANCE", "VI_1", "MASTER_PRIORITY", 50, source="fifo")
+    assert memory == decide(notice, memory, ROUTER, WINDOW, 5.0).memory

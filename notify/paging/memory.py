@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from contextlib import suppress
 from pathlib import Path
 
-from lbcheck.notify.outbox import write_atomic
-from lbcheck.notify.page import Memory
+from lbcheck.notify.paging.outbox import TEMP_GRACE, TEMP_PREFIX, write_atomic
+from lbcheck.notify.paging.policy import Memory
 
 
 class PageMemoryError(Exception):
@@ -53,7 +55,7 @@ def save(state_dir: str | os.PathLike[str], memory: Memory) -> None:
 
 
 def all_memories(state_dir: str | os.PathLike[str]) -> list[Memory]:
-    """Every instance we remember, for :func:`page.pending_summary` at idle time."""
+    """Every instance we remember, for :func:`.policy.pending_summary` at idle time."""
     found = []
     directory = Path(state_dir) / "page"
     try:
@@ -61,6 +63,9 @@ def all_memories(state_dir: str | os.PathLike[str]) -> list[Memory]:
     except OSError:
         return []
     for name in names:
+        if name.startswith(TEMP_PREFIX):
+            _remove_if_old(directory / name)  # a writer killed before its rename
+            continue
         if not name.endswith(".json") or name.startswith("."):
             continue
         try:
@@ -69,3 +74,9 @@ def all_memories(state_dir: str | os.PathLike[str]) -> list[Memory]:
         except (OSError, ValueError, TypeError):
             continue
     return found
+
+
+def _remove_if_old(path: Path) -> None:
+    with suppress(OSError):
+        if time.time() - path.stat().st_mtime > TEMP_GRACE:
+            path.unlink()

@@ -2,7 +2,7 @@
 
 Pure: no I/O, no clock (``now`` is a parameter), so every rule below is a unit test. The
 caller loads the per-instance :class:`Memory`, calls :func:`decide`, enqueues the pages and
-stores the returned memory, all under the per-instance lock (``page_memory`` does the files).
+stores the returned memory, all under the per-instance lock (:mod:`.memory` does the files).
 
 The rules, and why:
 
@@ -103,6 +103,10 @@ class Memory:
     fault_open: bool = False
     last_notice_at: float | None = None
     suppressed: int = 0
+    # For the metrics: state changes seen (the first state heard of is not one), and when
+    # the state last changed (or was first heard of).
+    transitions: int = 0
+    changed_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,6 +144,9 @@ def decide(
         return Decision((), memory)
     previous, state = memory.state, event.state
     moved = replace(memory, state=state)
+    if state != previous:
+        moved = replace(moved, changed_at=now,
+                        transitions=memory.transitions + (previous is not None))
 
     def page(action: str, severity: str, key: str, summary: str, suppressed: int = 0) -> Page:
         return Page(

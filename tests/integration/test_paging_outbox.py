@@ -17,7 +17,7 @@ import pytest
 
 from lbcheck.config import LogSection, PageTarget
 from lbcheck.log import get_logger
-from lbcheck.notify.outbox import (
+from lbcheck.notify.paging.outbox import (
     CORRUPT,
     DEAD,
     LOCK_FILE,
@@ -25,7 +25,7 @@ from lbcheck.notify.outbox import (
     OutboxError,
     target_id,
 )
-from lbcheck.notify.page import CRITICAL, RESOLVE, TRIGGER, Page
+from lbcheck.notify.paging.policy import CRITICAL, RESOLVE, TRIGGER, Page
 from tests.receiver import Receiver, running
 
 BUDGET = 0.5
@@ -272,7 +272,8 @@ def test_flusher_without_the_lock_returns_at_once(outbox: Outbox, receiver: Rece
 def test_corrupt_files_are_quarantined_and_the_rest_sent(
     outbox: Outbox, receiver: Receiver
 ) -> None:
-    """Garbage, half-written or foreign files move to corrupt/; the flusher goes on."""
+    """Garbage or foreign files move to corrupt/, a dead writer's old temp file is removed
+    (never an item: its enqueue did not return); the flusher goes on."""
     outbox.enqueue(make_page("VI_1", 0))
     tid = target_id(outbox.targets[next(iter(outbox.targets))])
     directory = outbox.directory
@@ -285,9 +286,9 @@ def test_corrupt_files_are_quarantined_and_the_rest_sent(
     fresh = directory / ".tmp-still-writing"
     fresh.write_text("")
     report = outbox.flush(BUDGET)
-    assert (1, 4, 0) == (report.sent, report.quarantined, report.waiting)
-    assert 4 == len(list((directory / CORRUPT).iterdir()))
-    assert fresh.exists()
+    assert (1, 3, 0) == (report.sent, report.quarantined, report.waiting)
+    assert 3 == len(list((directory / CORRUPT).iterdir()))
+    assert (False, True) == (stale.exists(), fresh.exists())
 
 
 def test_page_for_a_removed_target_is_kept_as_dead_letter(
@@ -371,3 +372,31 @@ def test_without_targets_waiting_pages_are_left_alone(tmp_path: Path, receiver: 
     )
     report = Outbox(tmp_path / "outbox", []).flush(BUDGET)
     assert (0, 0, 1) == (report.sent, report.dead, report.waiting)
+
+
+def test_flush_now_ignores_the_backoff_but_keeps_the_order(
+    outbox: Outbox, receiver: Receiver
+) -> None:
+    """due_only=False (an operator's flush) sends pages still backing off, oldest first."""
+    receiver.down()
+    outbox.deliver([make_page("VI_1", 0)], BUDGET)  # fails: next attempt in 1 s
+    outbox.enqueue(make_page("VI_1", 1))
+    receiver.up()
+    assert 0 == outbox.flush(BUDGET).sent  # due only: the head is backing off, 1 waits behind
+    report = outbox.flush(BUDGET, due_only=False)
+    assert (2, 0) == (report.sent, report.waiting)
+    assert ["lbcheck:lb1:INSTANCE:VI_1:0", "lbcheck:lb1:INSTANCE:VI_1:1"] == keys(receiver)
+
+
+def test_flush_waits_for_a_busy_outbox_when_asked(outbox: Outbox, receiver: Receiver) -> None:
+    """lock_wait: a flush started while another holds the outbox sends once it is free."""
+    outbox.enqueue(make_page("VI_1", 0))
+    fd = os.open(outbox.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    releaser = threading.Timer(0.3, os.close, (fd,))
+    releaser.start()
+    try:
+        report = outbox.flush(2.0, lock_wait=1.0)
+    finally:
+        releaser.join(timeout=5)
+    assert (False, 1, 0) == (report.busy, report.sent, report.waiting)

@@ -1,5 +1,14 @@
-"""The page handler in one call: remember, decide, enqueue, then try to send.
+"""Paging: who gets woken up, and the promise that no page is lost on the way.
 
+The room, in the order a page travels through it:
+
+- :mod:`.policy` — pure rules: an Event plus what we remember → the pages to send.
+- :mod:`.memory` — that per-instance memory on disk, between two hook runs.
+- :mod:`.outbox` — the durable queue: a page is on disk before anything is sent.
+- :mod:`.providers` — the HTTP request each pager expects, and how its answer is read.
+- :mod:`.sender` — the detached process that delivers what a hook's budget left waiting.
+
+This module is the page handler in one call: remember, decide, enqueue, then try to send.
 The order is what keeps the promise "nothing is lost": pages reach the outbox before the
 memory says they were sent, so a crash in between at worst repeats a page (harmless, the
 dedup key is the same) and never drops one. :func:`queue_event` must run under the caller's
@@ -14,10 +23,12 @@ import time
 from typing import Any
 
 from lbcheck.config import PageSection
-from lbcheck.notify import page_memory
 from lbcheck.notify.events import Event
-from lbcheck.notify.outbox import FlushReport, Outbox
-from lbcheck.notify.page import Page, decide, pending_summary
+from lbcheck.notify.paging import memory as page_memory
+from lbcheck.notify.paging.outbox import FlushReport, Outbox
+from lbcheck.notify.paging.policy import Page, decide, pending_summary
+
+__all__ = ["flush", "queue_event", "queue_summaries", "router_name"]
 
 
 def router_name() -> str:
@@ -69,6 +80,18 @@ def queue_summaries(
     return queued
 
 
-def flush(section: PageSection, log: Any = None, budget: float | None = None) -> FlushReport:
-    """Send what waits, within ``budget`` (default: the configured hook budget)."""
-    return Outbox.from_section(section, log).flush(section.budget if budget is None else budget)
+def flush(
+    section: PageSection,
+    log: Any = None,
+    budget: float | None = None,
+    *,
+    due_only: bool = True,
+    lock_wait: float = 0.0,
+) -> FlushReport:
+    """Send what waits, within ``budget`` (default: the configured hook budget).
+
+    ``due_only=False`` (``lbnotify flush``) also tries pages whose backoff has not expired.
+    """
+    budget = section.budget if budget is None else budget
+    return Outbox.from_section(section, log).flush(budget, due_only=due_only,
+                                                   lock_wait=lock_wait)

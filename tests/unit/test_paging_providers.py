@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from lbcheck.config import PageTarget
-from lbcheck.notify.page import CRITICAL, INFO, RESOLVE, TRIGGER, Page
-from lbcheck.notify.providers import DEAD, RETRY, SENT, classify, parse_retry_after, render
+from lbcheck.notify.paging.policy import CRITICAL, INFO, RESOLVE, TRIGGER, Page
+from lbcheck.notify.paging.providers import DEAD, RETRY, SENT, classify, parse_retry_after, render
 
 PAGE = Page(
     action=TRIGGER,

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from lbcheck.config import PageTarget
-from lbcheck.notify.page import CRITICAL, RESOLVE, WARNING, Page
+from lbcheck.notify.paging.policy import CRITICAL, RESOLVE, WARNING, Page
 
 SENT, RETRY, DEAD = "sent", "retry", "dead"
 # Rejections that will not change by sending again; 408/425/429 say "later", not "never".
