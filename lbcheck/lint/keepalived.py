@@ -24,7 +24,7 @@ _WARNING = re.compile(r"WARNING|probably isn't what you want|SECURITY VIOLATION|
 # What depends on the machine keepalived -t runs on rather than on the config.
 _HOST = re.compile(r"doesn't exist|Non-existent interface|not accessible|does not exist|"
                    r"cannot find|No such file|Unable to set default user|"
-                   r"script_security not enabled|interface .* not found", re.IGNORECASE)
+                   r"interface .* not found|Disabling track script", re.IGNORECASE)
 
 
 class Verdict(NamedTuple):

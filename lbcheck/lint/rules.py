@@ -230,6 +230,30 @@ def state_and_authentication(config: KeepalivedConfig) -> list[Finding]:
     return found
 
 
+def script_security_off(config: KeepalivedConfig) -> list[Finding]:
+    """KA028: scripts without enable_script_security — keepalived runs them as root and says
+    'SECURITY VIOLATION - scripts are being executed but script_security not enabled'."""
+    if config.global_defs.enable_script_security or not config.scripts:
+        return []
+    first = min(config.scripts.values(), key=lambda s: (s.file, s.line))
+    return [Finding("KA028", "warning", first.file, first.line,
+                    f"{len(config.scripts)} vrrp_script(s) without enable_script_security: "
+                    "keepalived runs them as root and `keepalived -t` fails ('SECURITY "
+                    "VIOLATION - scripts are being executed but script_security not enabled')",
+                    "global_defs { enable_script_security; script_user root (or a user that "
+                    "may run the checks) }")]
+
+
+def no_vips(config: KeepalivedConfig) -> list[Finding]:
+    """KA054: an instance without virtual_ipaddress moves nothing by itself."""
+    return [Finding("KA054", "warning", i.file, i.line,
+                    f"{i.name} has no virtual_ipaddress: keepalived moves no address ('No VIP "
+                    "specified; at least one is sensible'); only notify scripts act on a "
+                    "failover", "list the VIPs in virtual_ipaddress")
+            for i in config.instances if not i.vips and not i.excluded_vips]
+
+
 RULES: tuple[Rule, ...] = (invalid_values, mixed_families, unreachable_vips, split_families,
                            sync_group_weights, notify_ordering, master_nopreempt,
-                           owner_with_weights, state_and_authentication)
+                           owner_with_weights, state_and_authentication, script_security_off,
+                           no_vips)

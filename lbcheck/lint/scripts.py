@@ -17,7 +17,7 @@ import stat
 from lbcheck.keepalived_conf import Script
 from lbcheck.lint.findings import Finding
 
-_PROCESS_ONLY = re.compile(r"(^|/)(killall\s+-0|pidof|pgrep)\b")
+_PROCESS_ONLY = re.compile(r"(^|/|')(killall\s+-0|pidof|pgrep)\b")
 _DEADLINE = re.compile(r"--deadline[= ](\S+)")
 
 

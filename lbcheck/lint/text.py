@@ -73,6 +73,10 @@ NEEDS_VALUE = frozenset({
     "auth_pass", "router_id", "script_user", "vrrp_version", "version", "unicast_src_ip",
     "mcast_src_ip", "process", "file", "garp_master_delay", "vrrp_garp_master_delay",
     "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop",
+    "vrrp_garp_master_refresh", "vrrp_garp_master_repeat", "vrrp_garp_interval",
+    "vrrp_gna_interval", "garp_master_refresh", "garp_master_repeat", "vrrp_mcast_group4",
+    "vrrp_mcast_group6", "delay_loop", "lb_algo", "lb_kind", "protocol", "connect_timeout",
+    "connect_port", "smtp_server", "notification_email_from",
 })
 
 

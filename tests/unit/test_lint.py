@@ -40,14 +40,15 @@ def write(tmp_path: Path, text: str, name: str = "keepalived.conf") -> Path:
 
 @needs_corpus
 @pytest.mark.parametrize("seed, expected", [
-    ("1-mixed-families.conf", {"KA001": 1, "KA002": 2, "KA024": 1}),
-    ("2-two-instances.conf", {"KA003": 1, "KA002": 2, "KA024": 1}),
-    ("3-sync-group.conf", {"KA004": 2, "KA002": 2, "KA024": 1}),
-    ("4-excluded.conf", {"KA002": 2, "KA024": 1}),
+    ("1-mixed-families.conf", {"KA001": 1, "KA002": 2, "KA024": 1, "KA028": 1}),
+    ("2-two-instances.conf", {"KA003": 1, "KA002": 2, "KA024": 1, "KA028": 1}),
+    ("3-sync-group.conf", {"KA004": 2, "KA002": 2, "KA024": 1, "KA028": 1}),
+    ("4-excluded.conf", {"KA002": 2, "KA024": 1, "KA028": 1}),
 ])
 def test_the_articles_configs_get_exactly_the_findings_their_comments_describe(
         seed: str, expected: dict[str, int]) -> None:
-    """Mixed block → KA001; two instances → KA003; sync group → KA004; all: mapped + killall."""
+    """Mixed block → KA001; two instances → KA003; sync group → KA004; all: mapped + killall,
+    and scripts without enable_script_security (KA028: keepalived -t fails on it)."""
     assert expected == dict(rules(SEED / seed))
 
 
