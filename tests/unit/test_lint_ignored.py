@@ -219,3 +219,26 @@ def test_whole_configs_never_crash_lint(tmp_path_factory, text: str, final: bool
     for on_host in (False, True):
         report = lint(str(path), str(directory / "loop.conf"), on_host=on_host)
         assert [] == [f for f in report.findings if f.rule == "KA099"]
+
+
+def test_a_socket_the_script_user_may_not_reach_is_named(tmp_path: Path) -> None:
+    """KA027 --on-host's core: an unprivileged script user (here `nobody`) cannot connect to a
+    root-only stats socket, nor through a directory it may not search — each said precisely;
+    a socket it may write is fine."""
+    import tempfile
+
+    from lbcheck.lint.tracking import _cannot_connect
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as top:  # /tmp: searchable by everyone
+        sock = Path(top) / "admin.sock"
+        sock.write_text("")  # the permission bits are what is judged, not the file type
+        Path(top).chmod(0o700)
+        assert f"{top} is not searchable by nobody" == _cannot_connect("nobody", str(sock))
+        Path(top).chmod(0o755)
+        sock.chmod(0o600)
+        problem = _cannot_connect("nobody", str(sock))
+        assert problem is not None and "nobody may not write" in problem, problem
+        assert "-rw-------" in problem
+        sock.chmod(0o666)
+        assert _cannot_connect("nobody", str(sock)) is None
+        assert _cannot_connect("root", str(sock)) is None
