@@ -70,6 +70,7 @@ def _one(config: KeepalivedConfig, on_host: bool, release: str | None) -> list[F
         ("unknown_keywords", lambda: text.unknown_keywords(config, release)),
         ("overwritten", lambda: text.overwritten(config)),
         ("missing_values", lambda: text.missing_values(config)),
+        ("refused_values", lambda: text.refused_values(config)),
         ("untracked", lambda: tracking.untracked(config, on_host)),
         ("script_user", lambda: tracking.script_user(config, on_host)),
     ]

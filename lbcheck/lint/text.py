@@ -118,5 +118,31 @@ def overwritten(config: KeepalivedConfig) -> list[Finding]:
     return found
 
 
+LB_KINDS = ("NAT", "DR", "TUN")  # exact spelling: 2.2.7 rejects `dr` ("unknown routing method")
+# Still parsed, with a complaint that makes `keepalived -t` fail: (block, keyword) → successor.
+DEPRECATED = {("HTTP_GET", "nb_get_retry"): "retry", ("SSL_GET", "nb_get_retry"): "retry"}
+
+
+def refused_values(config: KeepalivedConfig) -> list[Finding]:
+    """What `keepalived -t` refuses or calls deprecated in LVS blocks, said without keepalived
+    installed (a config repository's CI): both were seen in public configs."""
+    found = []
+    for block, node in walk(config.nodes):
+        leaf = block.rsplit("/", 1)[-1]
+        if node.keyword == "lb_kind" and node.args and node.args[0] not in LB_KINDS:
+            found.append(Finding(
+                "KA050", "error", node.file, node.line,
+                f"lb_kind {node.args[0]}: keepalived knows only {', '.join(LB_KINDS)}, spelled "
+                "so ('unknown routing method'), and `keepalived -t` fails",
+                f"lb_kind {node.args[0].upper() if node.args[0].upper() in LB_KINDS else 'NAT'}"))
+        successor = DEPRECATED.get((leaf, node.keyword))
+        if successor:
+            found.append(Finding(
+                "KA006", "warning", node.file, node.line,
+                f"'{node.keyword}' in {leaf} is deprecated: keepalived still reads it but "
+                "complains, and `keepalived -t` fails", f"{successor} {' '.join(node.args)}"))
+    return found
+
+
 def _join(path: str, keyword: str) -> str:
     return f"{path}/{keyword}" if path else keyword

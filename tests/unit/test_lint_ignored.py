@@ -242,3 +242,33 @@ def test_a_socket_the_script_user_may_not_reach_is_named(tmp_path: Path) -> None
         sock.chmod(0o666)
         assert _cannot_connect("nobody", str(sock)) is None
         assert _cannot_connect("root", str(sock)) is None
+
+
+LVS = ("virtual_server 192.0.2.20 80 {{\n delay_loop 6\n lb_algo rr\n lb_kind {kind}\n"
+       " protocol TCP\n real_server 198.51.100.10 80 {{\n HTTP_GET {{\n url {{\n path /\n"
+       " status_code 200\n }}\n connect_timeout 3\n{extra} }}\n }}\n}}\n")
+
+
+@pytest.mark.parametrize("kind", ["dr", "Nat", "DIRECT"])
+def test_an_lb_kind_keepalived_refuses_is_an_error(tmp_path: Path, kind: str) -> None:
+    """`lb_kind dr` (seen in a public Salt pillar): keepalived 2.2.7 refuses it ('unknown
+    routing method') and `keepalived -t` fails — lint says so without keepalived."""
+    found = [f for f in findings(tmp_path, instance() + LVS.format(kind=kind, extra=""))
+             if f.rule == "KA050"]
+    assert 1 == len(found) and found[0].severity == "error" and f"lb_kind {kind}" in (
+        found[0].message)
+
+
+def test_the_lb_kinds_keepalived_knows_are_clean(tmp_path: Path) -> None:
+    """NAT, DR and TUN, spelled so, raise nothing."""
+    for kind in ("NAT", "DR", "TUN"):
+        text = instance() + LVS.format(kind=kind, extra="")
+        assert not [f for f in findings(tmp_path, text) if f.rule == "KA050"], kind
+
+
+def test_nb_get_retry_in_http_get_is_a_deprecation_warning(tmp_path: Path) -> None:
+    """Still read, but keepalived complains and `keepalived -t` fails: a warning naming
+    `retry` as the fix."""
+    text = instance() + LVS.format(kind="NAT", extra=" nb_get_retry 3\n")
+    [found] = [f for f in findings(tmp_path, text) if f.rule == "KA006"]
+    assert ("warning", "retry 3") == (found.severity, found.fix)
