@@ -55,13 +55,13 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
     replacements = {
         "router_id lb1": f"router_id {node}",
         "priority 150": f"priority {priority}",
-        '"/usr/local/bin/lbnotify fifo"': f'"{BIN}/lbnotify --config {config} fifo"',
+        '"/usr/bin/lbnotify fifo"': f'"{BIN}/lbnotify --config {config} fifo"',
     }
     if check == "watch":  # keepalived follows the watcher's track file: no vrrp_script
         variant = "keepalived-track-file.conf"
     else:
         script = CHECKS[check].format(bin=BIN, config=config, args=args)
-        replacements[f'"/usr/local/bin/lbcheck {HAPROXY_ARGS["standalone"]}"'] = f'"{script}"'
+        replacements[f'"/usr/bin/lbcheck {HAPROXY_ARGS["standalone"]}"'] = f'"{script}"'
     conf = substitute((EXAMPLES / variant).read_text(), replacements)
     if not _secure(BIN):  # e.g. a checkout under /tmp: keepalived would disable the scripts
         conf = conf.replace("    enable_script_security\n", "")
