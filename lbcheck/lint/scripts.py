@@ -102,7 +102,7 @@ def check_command(script: Script) -> list[Finding]:
             "KA024", "warning", *where,
             f"vrrp_script {script.name}: `{script.command}` only asks whether a process "
             "exists; a hung (SIGSTOPped) or zombie haproxy passes it and the VIP never moves",
-            'script "/usr/local/bin/lbcheck haproxy" (or track_process for process-only)'))
+            'script "/usr/bin/lbcheck haproxy" (or track_process for process-only)'))
     timeout = script.timeout if script.timeout is not None else script.interval
     if script.timeout is not None and script.timeout > script.interval:
         found.append(Finding(
