@@ -190,22 +190,29 @@ def tcp(opts: Options, target: str) -> int:
 @click.option("--on-host/--not-on-host", default=None,
               help="This machine is the load balancer: a script missing here is missing "
                    "there [default: when CONF is under /etc/keepalived].")
+@click.option("--no-keepalived", is_flag=True,
+              help="Do not run `keepalived -t` (by default its complaints are merged in when "
+                   "keepalived is installed).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object (as `lbcheck --json lint`).")
 @click.pass_obj
-def lint(opts: Options, conf: str, peer: str | None, on_host: bool | None) -> int:
+def lint(opts: Options, conf: str, peer: str | None, on_host: bool | None,
+         no_keepalived: bool, as_json: bool) -> int:
     """Find keepalived.conf traps; with the peer's config, check the failover arithmetic.
 
-    Exit codes: 0 no error-level finding, 1 errors found, 2 unreadable or unparsable input.
+    Exit codes: 0 no error-level finding, 1 errors found, 2 unreadable input.
     """
     from lbcheck.keepalived_conf import KeepalivedConfError
     from lbcheck.lint.engine import lint as run_lint
-    from lbcheck.lint.findings import as_json, as_text, exit_code
+    from lbcheck.lint.findings import as_json as as_json_text
+    from lbcheck.lint.findings import as_text, exit_code
 
     try:
-        report = run_lint(conf, peer, on_host)
+        report = run_lint(conf, peer, on_host, keepalived=not no_keepalived)
     except KeepalivedConfError as exc:
         raise click.UsageError(f"cannot lint: {exc}") from None
-    render = as_json if opts.as_json else as_text
-    click.echo(render(report.findings, report.notes))
+    render = as_json_text if opts.as_json or as_json else as_text
+    click.echo(render(report.findings, report.notes, report.keepalived))
     return exit_code(report.findings)
 
 

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from lbcheck.keepalived_conf.grammar import KeepalivedConfError, Node, parse_file
+from lbcheck.keepalived_conf.grammar import KeepalivedConfError, Node, Problem, parse_file
 from lbcheck.keepalived_conf.grammar import parse_text as _parse_text
 from lbcheck.keepalived_conf.model import (
     GlobalDefs,
@@ -20,14 +20,21 @@ from lbcheck.keepalived_conf.model import (
     build,
 )
 
-__all__ = ["GlobalDefs", "Instance", "KeepalivedConfError", "KeepalivedConfig", "Node", "Script",
-           "SyncGroup", "Track", "Tracker", "Vip", "load", "parse_text"]
+__all__ = ["GlobalDefs", "Instance", "KeepalivedConfError", "KeepalivedConfig", "Node",
+           "Problem", "Script", "SyncGroup", "Track", "Tracker", "Vip", "load", "parse_text"]
 
 
-def load(path: str) -> KeepalivedConfig:
-    """Parse ``path`` (following includes); raises KeepalivedConfError with file:line."""
-    return build(str(path), parse_file(str(path)))
+def load(path: str, tolerant: bool = False) -> KeepalivedConfig:
+    """Parse ``path`` (following includes); raises KeepalivedConfError with file:line.
+
+    ``tolerant``: read on past what keepalived reads past (config.problems lists it); only
+    an unreadable ``path`` still raises.
+    """
+    problems: list[Problem] | None = [] if tolerant else None
+    return build(str(path), parse_file(str(path), problems), problems)
 
 
-def parse_text(text: str, filename: str = "<string>") -> KeepalivedConfig:
-    return build(filename, _parse_text(text, filename))
+def parse_text(text: str, filename: str = "<string>", tolerant: bool = False
+               ) -> KeepalivedConfig:
+    problems: list[Problem] | None = [] if tolerant else None
+    return build(filename, _parse_text(text, filename, problems), problems)

@@ -5,16 +5,24 @@ advert_int 1, state BACKUP, vrrp_script interval 1 with timeout = interval and w
 (failure → FAULT), track_process weight 0, track_file weight 1. An instance's address family
 is set by `native_ipv6` or else by its first `virtual_ipaddress`; addresses of the other
 family in that block are ignored by keepalived (see :attr:`Instance.ignored_vips`).
+
+A keyword given twice: the last value wins (keepalived's handlers overwrite), except `state`
+(once MASTER, a later BACKUP is ignored; anything but the exact words MASTER and BACKUP means
+BACKUP) and notify scripts (the first stays). Repeated blocks (two `virtual_ipaddress`, two
+`track_script`) add up. Values keepalived could not read keep the default.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
+import re
 from typing import NamedTuple
 
-from lbcheck.keepalived_conf.grammar import Node
+from lbcheck.keepalived_conf.grammar import Node, Problem
 
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+_INT = re.compile(r"[+-]?[0-9]{1,11}")
 
 
 class Vip(NamedTuple):
@@ -124,6 +132,8 @@ class KeepalivedConfig(NamedTuple):
     trackers: dict[str, Tracker]  # vrrp_track_process and vrrp_track_file by name
     instances: tuple[Instance, ...]
     sync_groups: tuple[SyncGroup, ...]
+    nodes: tuple[Node, ...] = ()  # the statements as written, for rules about the text itself
+    problems: tuple[Problem, ...] = ()  # what the grammar read around (tolerant parsing)
 
     def instance(self, name: str) -> Instance | None:
         return next((i for i in self.instances if i.name == name), None)
@@ -153,7 +163,8 @@ NOTIFY_KEYWORDS = ("notify", "notify_master", "notify_backup", "notify_fault", "
                    "notify_deleted", "notify_master_rx_lower_pri")
 
 
-def build(path: str, nodes: list[Node]) -> KeepalivedConfig:
+def build(path: str, nodes: list[Node], problems: list[Problem] | None = None
+          ) -> KeepalivedConfig:
     global_defs = GlobalDefs()
     scripts: dict[str, Script] = {}
     trackers: dict[str, Tracker] = {}
@@ -164,27 +175,49 @@ def build(path: str, nodes: list[Node]) -> KeepalivedConfig:
         if node.keyword == "global_defs":
             global_defs = _global_defs(node)
         elif node.keyword == "vrrp_script" and name:
-            scripts[name] = _script(node, name)
+            scripts.setdefault(name, _script(node, name))  # keepalived keeps the first
         elif node.keyword in TRACKER_BLOCKS and name:  # top-level `track_file NAME { }`
-            trackers[name] = _tracker(node, name)
+            trackers.setdefault(name, _tracker(node, name))
         elif node.keyword == "vrrp_instance" and name:
             instances.append(_instance(node, name))
         elif node.keyword == "vrrp_sync_group" and name:
             groups.append(_group(node, name))
     return KeepalivedConfig(path, global_defs, scripts, trackers, tuple(instances),
-                            tuple(groups))
+                            tuple(groups), tuple(nodes), tuple(problems or ()))
 
 
 def _value(node: Node, keyword: str, default: str | None = None) -> str | None:
-    found = node.first(keyword)
-    return found.args[0] if found is not None and found.args else default
+    """The last value given (keepalived's handlers overwrite); a bare keyword has none."""
+    given = [c.args[0] for c in node.find(keyword) if c.args]
+    return given[-1] if given else default
 
 
 def _number(node: Node, keyword: str, default: float) -> float:
     try:
-        return float(_value(node, keyword) or default)
+        value = float(_value(node, keyword) or default)
     except ValueError:
         return default
+    return value if math.isfinite(value) else default
+
+
+def _state(node: Node) -> str:
+    """keepalived: MASTER sticks; BACKUP only if not yet MASTER; any other word → BACKUP."""
+    state = "BACKUP"
+    for entry in node.find("state"):
+        word = entry.args[0] if entry.args else ""
+        if word == "MASTER":
+            state = "MASTER"
+        elif word != "BACKUP" or state != "MASTER":
+            state = "BACKUP"
+    return state
+
+
+def _blocks(node: Node, keyword: str) -> Node | None:
+    """Every `keyword { … }` of ``node`` merged into one (repeated blocks add up)."""
+    found = node.find(keyword)
+    if not found:
+        return None
+    return found[0]._replace(children=tuple(c for f in found for c in f.children))
 
 
 def _global_defs(node: Node) -> GlobalDefs:
@@ -201,8 +234,9 @@ def _global_defs(node: Node) -> GlobalDefs:
 
 
 def _script(node: Node, name: str) -> Script:
-    command = node.first("script")
-    weight = node.first("weight")
+    commands = [c for c in node.find("script") if c.args]
+    command = commands[-1] if commands else None
+    weight = _value(node, "weight")
     user = node.first("user")
     timeout = _value(node, "timeout")
     return Script(
@@ -210,7 +244,7 @@ def _script(node: Node, name: str) -> Script:
         command=" ".join(command.args) if command else "",
         interval=_number(node, "interval", 1.0),
         timeout=float(timeout) if timeout and _is_number(timeout) else None,
-        weight=int(weight.args[0]) if weight and weight.args and _is_int(weight.args[0]) else 0,
+        weight=int(weight) if weight and _is_int(weight) else 0,
         rise=int(_number(node, "rise", 1)),
         fall=int(_number(node, "fall", 1)),
         user=user.args[0] if user and user.args else None,
@@ -227,32 +261,32 @@ def _tracker(node: Node, name: str) -> Tracker:
 
 def _instance(node: Node, name: str) -> Instance:
     vrid = _value(node, "virtual_router_id")
-    auth = node.first("authentication")
-    peers = node.first("unicast_peer")
+    auth = _blocks(node, "authentication")
+    peers = _blocks(node, "unicast_peer")
     return Instance(
         name=name, file=node.file, line=node.line,
-        state=(_value(node, "state", "BACKUP") or "BACKUP").upper(),
+        state=_state(node),
         interface=_value(node, "interface"),
         virtual_router_id=int(vrid) if vrid and _is_int(vrid) else None,
         priority=int(_number(node, "priority", 100)),
         advert_int=_number(node, "advert_int", 1.0),
         nopreempt=node.first("nopreempt") is not None,
         native_ipv6=node.first("native_ipv6") is not None,
-        authentication=tuple((c.keyword, " ".join(c.args)) for c in auth.children) if auth
-        else (),
+        authentication=tuple(sorted({c.keyword: " ".join(c.args) for c in auth.children}
+                                    .items())) if auth else (),
         unicast_src_ip=_value(node, "unicast_src_ip"),
         unicast_peers=tuple(c.keyword for c in peers.children) if peers else (),
-        vips=_vips(node.first("virtual_ipaddress")),
-        excluded_vips=_vips(node.first("virtual_ipaddress_excluded")),
-        track_scripts=_tracks(node.first("track_script")),
-        track_processes=_tracks(node.first("track_process")),
-        track_files=_tracks(node.first("track_file")),
+        vips=_vips(_blocks(node, "virtual_ipaddress")),
+        excluded_vips=_vips(_blocks(node, "virtual_ipaddress_excluded")),
+        track_scripts=_tracks(_blocks(node, "track_script")),
+        track_processes=_tracks(_blocks(node, "track_process")),
+        track_files=_tracks(_blocks(node, "track_file")),
         notify=_notify(node),
         version=int(_number(node, "version", 0)) or None)
 
 
 def _group(node: Node, name: str) -> SyncGroup:
-    members = node.first("group")
+    members = _blocks(node, "group")
     return SyncGroup(name, tuple(c.keyword for c in members.children) if members else (),
                      node.first("sync_group_tracking_weight") is not None, node.file, node.line,
                      _notify(node))
@@ -287,11 +321,11 @@ def _tracks(block: Node | None) -> tuple[Track, ...]:
 
 def _notify(node: Node) -> tuple[tuple[str, str, int], ...]:
     return tuple((c.keyword, " ".join(c.args), c.line) for c in node.children
-                 if c.keyword in NOTIFY_KEYWORDS)
+                 if c.keyword in NOTIFY_KEYWORDS and c.args)
 
 
 def _is_int(text: str) -> bool:
-    return text.lstrip("+-").isdigit()
+    return _INT.fullmatch(text) is not None
 
 
 def _is_number(text: str) -> bool:

@@ -1,11 +1,13 @@
-"""Run every rule over one config (and the pair, given the peer's)."""
+"""Run every rule over one config (and the pair, given the peer's), then merge keepalived's
+own complaints (`keepalived -t`) when it is installed and wanted."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
-from lbcheck.keepalived_conf import load
-from lbcheck.lint import pair, scripts
+from lbcheck.keepalived_conf import KeepalivedConfig, load
+from lbcheck.lint import pair, scripts, text, tracking
 from lbcheck.lint.findings import Finding
 from lbcheck.lint.rules import RULES
 
@@ -13,29 +15,83 @@ from lbcheck.lint.rules import RULES
 class Report(NamedTuple):
     findings: list[Finding]
     notes: list[str]
+    keepalived: str | None = None  # the release whose `keepalived -t` was merged
 
 
-def lint(path: str, peer_path: str | None = None, on_host: bool | None = None) -> Report:
-    """Findings for ``path``; raises KeepalivedConfError (file:line) when it cannot parse.
+def lint(path: str, peer_path: str | None = None, on_host: bool | None = None,
+         keepalived: bool = False) -> Report:
+    """Findings for ``path``; raises KeepalivedConfError only when it cannot read ``path``.
 
     ``on_host``: this machine is the load balancer, so a script missing here is missing
     there. By default, true when linting the live config under /etc/keepalived.
+    ``keepalived``: also run `keepalived -t` (if installed) and merge what it says.
     """
-    config = load(path)
     if on_host is None:
         on_host = path.startswith("/etc/keepalived/")
-    findings: list[Finding] = []
+    release = None
+    said: list[Finding] = []
     notes: list[str] = []
-    for rule in RULES:
-        findings += rule(config)
-    security = config.global_defs.enable_script_security
+    if keepalived:
+        from lbcheck.lint import keepalived as runner
+
+        for conf in filter(None, (path, peer_path)):
+            verdict = runner.check(conf, on_host)
+            release = release or verdict.version
+            said += verdict.findings
+            if verdict.problem and verdict.problem not in notes:
+                notes.append(verdict.problem)
+    config = load(path, tolerant=True)
+    findings = _one(config, on_host, release)
     for script in config.scripts.values():
         findings += scripts.check_command(script)
-        found, said = scripts.check_exec(script, security, on_host)
+        found, why = scripts.check_exec(script, config.global_defs.enable_script_security,
+                                        on_host)
         findings += found
-        notes += said
+        notes += why
     if peer_path is not None:
-        more, tables = pair.check(config, load(peer_path))
+        peer = load(peer_path, tolerant=True)
+        findings += _one(peer, on_host=False, release=release)
+        more, tables = _guarded("pair", lambda: pair.check(config, peer), ([], []), path)
         findings += more
         notes += tables
-    return Report(findings, notes)
+    merged = _merge(findings, said)
+    if keepalived and release:
+        echoed = len(said) - sum(f.rule == "KA090" for f in merged)
+        notes.append(f"keepalived {release} -t: {len(said)} complaint(s), {echoed} of them "
+                     "on a line lint reports too")
+    return Report(merged, notes, release)
+
+
+def _one(config: KeepalivedConfig, on_host: bool, release: str | None) -> list[Finding]:
+    rules: list[tuple[str, Callable[[], list[Finding]]]] = [
+        (rule.__name__, lambda rule=rule: rule(config)) for rule in RULES]  # type: ignore[misc]
+    rules += [
+        ("grammar", lambda: text.grammar_problems(config)),
+        ("unknown_keywords", lambda: text.unknown_keywords(config, release)),
+        ("overwritten", lambda: text.overwritten(config)),
+        ("missing_values", lambda: text.missing_values(config)),
+        ("untracked", lambda: tracking.untracked(config, on_host)),
+        ("script_user", lambda: tracking.script_user(config, on_host)),
+    ]
+    findings: list[Finding] = []
+    for name, rule in rules:
+        findings += _guarded(name, rule, [], config.path)
+    return findings
+
+
+def _guarded(name: str, rule: Callable, empty, path: str):  # type: ignore[no-untyped-def]
+    """A rule that trips over input it did not foresee reports that, instead of crashing
+    the whole lint (the fuzz tests fail on any KA099)."""
+    try:
+        return rule()
+    except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide every other finding
+        finding = Finding("KA099", "warning", path, 0,
+                          f"lint rule {name} could not judge this config ({type(exc).__name__}: "
+                          f"{exc}); the other rules ran", "please report this lbcheck bug")
+        return ([finding], []) if isinstance(empty, tuple) else [finding]
+
+
+def _merge(mine: list[Finding], said: list[Finding]) -> list[Finding]:
+    """keepalived's complaints, except on a line where lint already reports something."""
+    lines = {(f.file, f.line) for f in mine}
+    return mine + [f for f in said if f.line == 0 or (f.file, f.line) not in lines]

@@ -26,22 +26,24 @@ class Finding(NamedTuple):
 
 
 def order(findings: list[Finding]) -> list[Finding]:
-    """Errors first, then by file and line, so the report reads top-down within each level."""
-    return sorted(set(findings), key=lambda f: (SEVERITIES.index(f.severity), f.file, f.line,
-                                                 f.rule))
+    """By file and line (the report reads top-down, as an editor shows it), each finding once."""
+    return sorted(set(findings), key=lambda f: (f.file, f.line, SEVERITIES.index(f.severity),
+                                                 f.rule, f.message))
 
 
-def as_text(findings: list[Finding], notes: list[str]) -> str:
+def as_text(findings: list[Finding], notes: list[str], keepalived: str | None = None) -> str:
     lines = [f.render() for f in order(findings)]
-    counts = {s: sum(f.severity == s for f in findings) for s in SEVERITIES}
-    lines.append(", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items()))
+    unique = set(findings)
+    counts = {s: sum(f.severity == s for f in unique) for s in SEVERITIES}
+    lines.append(", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items())
+                 + (f" (with keepalived {keepalived} -t)" if keepalived else ""))
     lines += notes
     return "\n".join(lines)
 
 
-def as_json(findings: list[Finding], notes: list[str]) -> str:
-    return json.dumps({"findings": [f._asdict() for f in order(findings)], "notes": notes},
-                      indent=2)
+def as_json(findings: list[Finding], notes: list[str], keepalived: str | None = None) -> str:
+    return json.dumps({"findings": [f._asdict() for f in order(findings)], "notes": notes,
+                       "keepalived": keepalived}, indent=2)
 
 
 def exit_code(findings: list[Finding]) -> int:

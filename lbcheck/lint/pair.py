@@ -21,6 +21,7 @@ def check(mine: KeepalivedConfig, peer: KeepalivedConfig) -> tuple[list[Finding]
                                     "define the same vrrp_instance on both nodes"))
             continue
         findings += _match(instance, other)
+        findings += _fault_on_both(mine, instance, peer, other)
         more, table = _arithmetic(mine, instance, peer, other)
         findings += more
         notes += table
@@ -62,6 +63,33 @@ def _match(a: Instance, b: Instance) -> list[Finding]:
                                  f"{a.name} is IPv{a.family} but unicast_peer {address} is "
                                  f"IPv{version}: adverts never reach the peer",
                                  "unicast peers of the instance's family"))
+    return found
+
+
+def _check_key(config: KeepalivedConfig, name: str) -> str:
+    """What a tracked item checks: a script's command, else the tracker's name."""
+    script = config.scripts.get(name)
+    return script.command if script else name
+
+
+def _fault_on_both(mine: KeepalivedConfig, a: Instance, peer: KeepalivedConfig,
+                   b: Instance) -> list[Finding]:
+    """KA012: both nodes put the instance in FAULT on the same failing check."""
+    theirs = {_check_key(peer, t.name): t for t, w in tracked_with_weight(peer, b) if w == 0}
+    found = []
+    for track, weight in tracked_with_weight(mine, a):
+        other = theirs.get(_check_key(mine, track.name))
+        if weight != 0 or other is None:
+            continue
+        gap = abs(a.priority - b.priority) or 1
+        found.append(Finding(
+            "KA012", "info", track.file, track.line,
+            f"{a.name}: both nodes track {track.name} with weight 0: when it fails on both "
+            "at once (a bad deploy, a permission change, a shared backend down) both go to "
+            "FAULT and no node holds the VIPs",
+            f"weight -{gap + 1} or lower (more than the priority gap of {gap}) on both: a "
+            "failure on one node still moves the VIPs, a failure on both keeps them on the "
+            "higher-priority node"))
     return found
 
 

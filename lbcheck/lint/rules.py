@@ -20,11 +20,12 @@ def mixed_families(config: KeepalivedConfig) -> list[Finding]:
         ignored = instance.ignored_vips
         if not ignored:
             continue
-        first = next(v for v in instance.vips if v.family == instance.family)
+        first = next((v for v in instance.vips if v.family == instance.family), None)
+        why = f"its first VIP is {first.text}" if first else "native_ipv6"
         found.append(Finding(
             "KA001", "error", ignored[0].file, ignored[0].line,
-            f"vrrp_instance {instance.name} is IPv{instance.family} (its first VIP is "
-            f"{first.text}): keepalived ignores {', '.join(v.text for v in ignored)} "
+            f"vrrp_instance {instance.name} is IPv{instance.family} ({why}): "
+            f"keepalived ignores {', '.join(v.text for v in ignored)} "
             "('address family must match VRRP instance')",
             "move them to virtual_ipaddress_excluded, or to their own instance in a "
             "vrrp_sync_group with this one"))
@@ -86,12 +87,18 @@ def split_families(config: KeepalivedConfig) -> list[Finding]:
 
 
 def tracked_with_weight(config: KeepalivedConfig, instance: Instance) -> list[tuple[Track, int]]:
-    """Every tracked item of ``instance`` with the weight keepalived would apply."""
-    items = [(t, config.script_weight(t)) for t in instance.track_scripts]
+    """Every tracked item of ``instance`` with the weight keepalived would apply.
+
+    Names keepalived cannot resolve (no such vrrp_script or tracker, or a vrrp_script without
+    a command, which it removes) are left out: keepalived ignores them (KA005 says so).
+    """
+    items = [(t, config.script_weight(t)) for t in instance.track_scripts
+             if t.name in config.scripts and config.scripts[t.name].command]
     for track in (*instance.track_processes, *instance.track_files):
         tracker = config.trackers.get(track.name)
-        default = tracker.weight if tracker else 0
-        items.append((track, track.weight if track.weight is not None else default))
+        if tracker is None:
+            continue
+        items.append((track, track.weight if track.weight is not None else tracker.weight))
     return items
 
 
@@ -173,5 +180,80 @@ def invalid_values(config: KeepalivedConfig) -> list[Finding]:
     return found
 
 
-RULES: tuple[Rule, ...] = (invalid_values, mixed_families, unreachable_vips, split_families, sync_group_weights,
-                           notify_ordering, master_nopreempt, owner_with_weights)
+def state_and_authentication(config: KeepalivedConfig) -> list[Finding]:
+    """KA051 a state keepalived does not know; KA052 auth_pass over 8 characters; KA053 AH
+    authentication with state MASTER (keepalived clears it to BACKUP)."""
+    found = []
+    for node in config.nodes:
+        if node.keyword != "vrrp_instance" or not node.args:
+            continue
+        name = node.args[0]
+        master = None
+        for entry in node.find("state"):
+            word = entry.args[0] if entry.args else ""
+            if word == "MASTER":
+                master = master or entry
+            elif word == "BACKUP" and master is not None:
+                found.append(Finding(
+                    "KA051", "error", entry.file, entry.line,
+                    f"{name}: state BACKUP after state MASTER (line {master.line}): keepalived "
+                    "ignores this one ('state previously set as MASTER') and starts as MASTER",
+                    "one state line"))
+            if word and word not in ("MASTER", "BACKUP"):
+                found.append(Finding(
+                    "KA051", "error", entry.file, entry.line,
+                    f"{name}: state '{word}' is neither MASTER nor BACKUP (case matters): "
+                    "keepalived starts the instance as BACKUP ('unknown state')",
+                    "state MASTER or state BACKUP"))
+        auth_type = ""
+        for block in node.find("authentication"):
+            for entry in block.children:
+                value = entry.args[0] if entry.args else ""
+                if entry.keyword == "auth_type":
+                    auth_type = value.upper()
+                if entry.keyword == "auth_pass" and len(value) > 8:
+                    found.append(Finding(
+                        "KA052", "error", entry.file, entry.line,
+                        f"{name}: auth_pass is {len(value)} characters; keepalived uses the "
+                        f"first 8 ('Truncating auth_pass to 8 characters'), so a peer "
+                        "configured with the whole string by another implementation "
+                        "disagrees", f"auth_pass {value[:8]}"))
+        instance = config.instance(name)
+        if auth_type == "AH" and instance and instance.state == "MASTER" and (
+                instance.priority != 255):
+            found.append(Finding(
+                "KA053", "error", instance.file, instance.line,
+                f"{name}: AH authentication with state MASTER: keepalived starts it as BACKUP "
+                "('Initial state master is incompatible with AH authentication'), since it "
+                "needs an advert's AH sequence number before taking over",
+                "state BACKUP (the higher priority still wins), or auth_type PASS / none"))
+    return found
+
+
+def script_security_off(config: KeepalivedConfig) -> list[Finding]:
+    """KA028: scripts without enable_script_security — keepalived runs them as root and says
+    'SECURITY VIOLATION - scripts are being executed but script_security not enabled'."""
+    if config.global_defs.enable_script_security or not config.scripts:
+        return []
+    first = min(config.scripts.values(), key=lambda s: (s.file, s.line))
+    return [Finding("KA028", "warning", first.file, first.line,
+                    f"{len(config.scripts)} vrrp_script(s) without enable_script_security: "
+                    "keepalived runs them as root and `keepalived -t` fails ('SECURITY "
+                    "VIOLATION - scripts are being executed but script_security not enabled')",
+                    "global_defs { enable_script_security; script_user root (or a user that "
+                    "may run the checks) }")]
+
+
+def no_vips(config: KeepalivedConfig) -> list[Finding]:
+    """KA054: an instance without virtual_ipaddress moves nothing by itself."""
+    return [Finding("KA054", "warning", i.file, i.line,
+                    f"{i.name} has no virtual_ipaddress: keepalived moves no address ('No VIP "
+                    "specified; at least one is sensible'); only notify scripts act on a "
+                    "failover", "list the VIPs in virtual_ipaddress")
+            for i in config.instances if not i.vips and not i.excluded_vips]
+
+
+RULES: tuple[Rule, ...] = (invalid_values, mixed_families, unreachable_vips, split_families,
+                           sync_group_weights, notify_ordering, master_nopreempt,
+                           owner_with_weights, state_and_authentication, script_security_off,
+                           no_vips)

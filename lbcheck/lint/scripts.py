@@ -17,8 +17,18 @@ import stat
 from lbcheck.keepalived_conf import Script
 from lbcheck.lint.findings import Finding
 
-_PROCESS_ONLY = re.compile(r"(^|/)(killall\s+-0|pidof|pgrep)\b")
+_PROCESS_ONLY = re.compile(r"(^|/|')(killall\s+-0|pidof|pgrep)\b")
 _DEADLINE = re.compile(r"--deadline[= ](\S+)")
+
+
+def _process_name(command: str) -> str:
+    """The process a killall -0 / pidof / pgrep command asks about (its first plain word)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    names = [w for w in words[1:] if not w.startswith("-") and w != "0"]
+    return names[0].rsplit("/", 1)[-1] if names else "the process"
 
 
 def program(command: str) -> str:
@@ -98,11 +108,16 @@ def check_command(script: Script) -> list[Finding]:
     found = []
     where = (script.file, script.line)
     if _PROCESS_ONLY.search(script.command):
+        target = _process_name(script.command)
+        fix = ('script "/usr/bin/lbcheck haproxy" (or track_process for process-only)'
+               if target == "haproxy" else
+               f"a check that asks {target} itself whether it works (or track_process "
+               f"{target} if existence really is all you need)")
         found.append(Finding(
             "KA024", "warning", *where,
             f"vrrp_script {script.name}: `{script.command}` only asks whether a process "
-            "exists; a hung (SIGSTOPped) or zombie haproxy passes it and the VIP never moves",
-            'script "/usr/bin/lbcheck haproxy" (or track_process for process-only)'))
+            f"exists; a hung (SIGSTOPped) or zombie {target} passes it and the VIP never "
+            "moves", fix))
     timeout = script.timeout if script.timeout is not None else script.interval
     if script.timeout is not None and script.timeout > script.interval:
         found.append(Finding(

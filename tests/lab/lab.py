@@ -44,11 +44,15 @@ class Failover(NamedTuple):
 
 class Lab:
     def __init__(self, workdir: Path, check: str = "lbcheck",
-                 variant: str = "keepalived.conf", haproxy: str = "standalone") -> None:
+                 variant: str = "keepalived.conf", haproxy: str = "standalone",
+                 keepalived_root: str | None = None) -> None:
         self.workdir = workdir
         self.check = check
         self.variant = variant
         self.haproxy = haproxy  # standalone | master-worker (Debian's unit: -Ws, -S, -p)
+        # Another Debian suite's keepalived (tests/support/debian_root.py), run under chroot
+        # inside each node's own mount namespace: its mounts vanish with the node.
+        self.keepalived_root = keepalived_root
         self.nodes: dict[str, subprocess.Popen[bytes]] = {}
         saved = workdir / STATE_FILE
         self.saved: dict[str, int] = (json.loads(saved.read_text()).get("unshare", {})
@@ -71,13 +75,13 @@ class Lab:
         self.saved = {n: p.pid for n, p in self.nodes.items()}
         (self.workdir / STATE_FILE).write_text(json.dumps(
             {"check": self.check, "variant": self.variant, "haproxy": self.haproxy,
-             "unshare": self.saved}))
+             "keepalived_root": self.keepalived_root, "unshare": self.saved}))
 
     def start_node(self, name: str, timeout: float = 10.0) -> None:
         workdir = self.workdir / name  # kept across restarts: lbnotify's memory lives there
         (workdir / "init.ready").unlink(missing_ok=True)
         files = node_files(name, workdir, PRIORITY[name], self.check, self.variant,
-                           self.haproxy)
+                           self.haproxy, self.keepalived_root)
         spec = {"node": name, "dir": str(workdir), "web_ports": [8081, 8082],
                 "receiver": str(RECEIVER), "receiver_port": 8099, **files}
         self.nodes[name] = subprocess.Popen(

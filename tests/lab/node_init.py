@@ -72,6 +72,30 @@ def start_watcher(command: str, log: BinaryIO, env: dict[str, str]) -> None:
     subprocess.Popen(command.split(), stdout=log, stderr=log, env=env)
 
 
+def enter_root(root: str, workdir: str) -> list[str]:
+    """Prepare ``root`` for keepalived, in this node's private mount namespace only: its /run
+    (track file, notify FIFO, pid files) and workdir (keepalived.conf) at the same paths inside,
+    a /proc of its own. Mounts in this namespace end with the node: nothing to undo."""
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)  # never leak to the host
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", f"{root}/tmp"], check=True)
+    inside = f"{root}{workdir}"
+    os.makedirs(inside, exist_ok=True)  # under the root's /tmp: in the tmpfs just mounted
+    subprocess.run(["mount", "--bind", workdir, inside], check=True)
+    subprocess.run(["mount", "--bind", "/run", f"{root}/run"], check=True)
+    subprocess.run(["mount", "-t", "proc", "proc", f"{root}/proc"], check=True)
+    return [root]
+
+
+def start_fifo_reader(command: str, log: BinaryIO, env: dict[str, str],
+                      timeout: float = 10.0) -> None:
+    """`lbnotify fifo PATH` once keepalived has made the FIFO (bounded wait)."""
+    path = command.split()[-1]
+    end = time.monotonic() + timeout
+    while not os.path.exists(path) and time.monotonic() < end:
+        time.sleep(0.05)
+    subprocess.Popen(command.split(), stdout=log, stderr=log, env=env)
+
+
 def main() -> int:
     spec = json.loads(sys.argv[1])
     node, workdir = spec["node"], spec["dir"]
@@ -95,10 +119,15 @@ def main() -> int:
         signal.signal(signal.SIGUSR1, lambda *_: start_watcher(spec["watch"], log, env))
         start_watcher(spec["watch"], log, env)
         time.sleep(0.5)
-    subprocess.Popen(["keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp",
-                      "-f", spec["keepalived_conf"]],
+    keepalived = ["keepalived", "--dont-fork", "--log-console", "--log-detail", "--vrrp",
+                  "-f", spec["keepalived_conf"]]
+    if spec.get("keepalived_root"):
+        keepalived = ["chroot", *enter_root(spec["keepalived_root"], workdir), *keepalived]
+    subprocess.Popen(keepalived,
                      stdout=open(os.path.join(workdir, "keepalived.log"), "ab"),  # noqa: SIM115
                      stderr=subprocess.STDOUT, env=env)
+    if spec.get("fifo_reader"):  # keepalived in a root cannot exec our lbnotify: start it here
+        start_fifo_reader(spec["fifo_reader"], log, env)
     with open(os.path.join(workdir, "init.ready"), "w") as fh:
         fh.write(f"{os.getpid()}\n")
     while True:  # reap orphans forever, as an init must

@@ -43,10 +43,23 @@ def substitute(text: str, replacements: dict[str, str]) -> str:
     return text
 
 
+FIFO_SCRIPT = '    vrrp_notify_fifo_script "/usr/bin/lbnotify fifo"\n'
+NOTIFY_FIFO = "/run/keepalived/notify.fifo"
+
+
 def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
-               variant: str = "keepalived.conf",
-               haproxy: str = "standalone") -> dict[str, str]:
-    """Write this node's keepalived.conf, haproxy.cfg and lbcheck.toml from examples/."""
+               variant: str = "keepalived.conf", haproxy: str = "standalone",
+               keepalived_root: str | None = None) -> dict[str, str]:
+    """Write this node's keepalived.conf, haproxy.cfg and lbcheck.toml from examples/.
+
+    With ``keepalived_root`` (another Debian suite's keepalived, run under chroot) keepalived
+    could not exec this checkout's lbnotify inside the root: the node starts the FIFO reader
+    itself on the FIFO keepalived makes, and only the watcher (outside, feeding the track
+    file) can check haproxy.
+    """
+    if keepalived_root and check != "watch":
+        raise ValueError("a chrooted keepalived cannot run this checkout's lbcheck as a "
+                         "vrrp_script: use check='watch'")
     if haproxy not in HAPROXY_ARGS:
         raise ValueError(f"haproxy mode {haproxy!r}: expected one of {', '.join(HAPROXY_ARGS)}")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -63,6 +76,10 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
         script = CHECKS[check].format(bin=BIN, config=config, args=args)
         replacements[f'"/usr/bin/lbcheck {HAPROXY_ARGS["standalone"]}"'] = f'"{script}"'
     conf = substitute((EXAMPLES / variant).read_text(), replacements)
+    if keepalived_root:
+        conf = substitute(conf, {FIFO_SCRIPT.replace("/usr/bin/lbnotify fifo",
+                                                     f"{BIN}/lbnotify --config {config} fifo"):
+                                 ""})
     if not _secure(BIN):  # e.g. a checkout under /tmp: keepalived would disable the scripts
         conf = conf.replace("    enable_script_security\n", "")
     toml = substitute((EXAMPLES / "lbcheck.toml").read_text(), {
@@ -84,6 +101,9 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
     config.chmod(0o600)
     paths = {k: str(v) for k, v in files.items()}
     paths["haproxy"] = haproxy
+    if keepalived_root:
+        paths["keepalived_root"] = keepalived_root
+        paths["fifo_reader"] = f"{BIN}/lbnotify --config {config} fifo {NOTIFY_FIFO}"
     if check == "watch":  # what examples/lbcheck-watch.service runs, with the lab's paths
         paths["watch"] = (f"{BIN}/lbcheck --config {config} watch --track-file "
                           f"/run/lbcheck/haproxy.track --interval 0.2 --fall 2 --rise 3 {args}")

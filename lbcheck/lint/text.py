@@ -1,0 +1,122 @@
+"""Rules about the text itself: what keepalived reads around, does not know, or overwrites.
+
+These look at the statements as written (``config.nodes``), not at the model: a keyword the
+model never reads is exactly what they are for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lbcheck.keepalived_conf import KeepalivedConfig, Node
+from lbcheck.keepalived_conf.keywords import table
+from lbcheck.lint.findings import Finding
+
+# Given twice, the first one stays (keepalived: "… script already specified - ignoring").
+FIRST_WINS = frozenset({"notify", "notify_master", "notify_backup", "notify_fault",
+                        "notify_stop", "notify_deleted", "notify_master_rx_lower_pri"})
+# Blocks that may repeat by design (each one is another item).
+REPEATABLE = frozenset({"real_server", "url", "HTTP_GET", "SSL_GET", "TCP_CHECK", "SMTP_CHECK",
+                        "MISC_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK",
+                        "BFD_CHECK", "host", "include", "{"})
+
+
+def walk(nodes: tuple[Node, ...] | list[Node], path: str = "") -> Iterator[tuple[str, Node]]:
+    """(block path, node) for every statement inside blocks whose lines are keywords."""
+    keywords = table()
+    for node in nodes:
+        yield path, node
+        inner = f"{path}/{node.keyword}" if path else node.keyword
+        if node.children and keywords.judged(inner):
+            yield from walk(node.children, inner)
+
+
+def grammar_problems(config: KeepalivedConfig) -> list[Finding]:
+    return [Finding("KA060", p.severity, p.file, p.line, p.message,
+                    "keepalived reads around this with a complaint; write what you mean")
+            for p in config.problems]
+
+
+def unknown_keywords(config: KeepalivedConfig, version: str | None = None) -> list[Finding]:
+    """Keywords keepalived calls unknown ('Unknown keyword …') and then ignores."""
+    keywords = table()
+    found = []
+    for block, node in walk(config.nodes):
+        if node.keyword == "{" or not keywords.judged(block):
+            continue
+        verdict = keywords.verdict(block, node.keyword, version)
+        if verdict.known:
+            continue
+        where = f"in {block.replace('/', ' › ')}" if block else "at the top level"
+        if verdict.last:
+            when = ("in keepalived 2.x" if verdict.last >= "2" else
+                    f"before keepalived 2.0 (last seen in {verdict.last})")
+            why = (f"'{node.keyword}' {where} was removed {when}: keepalived calls it an "
+                   "unknown keyword and ignores it, so it does nothing")
+            fix = (f"did you mean '{verdict.suggestion}'?" if verdict.suggestion
+                   else f"delete it (see keepalived.conf(5) of your release for what replaced "
+                        f"{node.keyword})")
+        else:
+            why = (f"unknown keyword '{node.keyword}' {where}: keepalived ignores it "
+                   f"('Unknown keyword'){', and the whole block under it' if node.children else ''}")
+            fix = (f"did you mean '{verdict.suggestion}'?" if verdict.suggestion
+                   else "delete it, or look it up in keepalived.conf(5) of your release")
+        found.append(Finding("KA006", "error", node.file, node.line, why, fix))
+    return found
+
+
+# Keywords keepalived refuses without a value ("missing a parameter after keyword"), where
+# the line is then ignored: the ones whose value decides failover.
+NEEDS_VALUE = frozenset({
+    "state", "interface", "virtual_router_id", "priority", "advert_int", "preempt_delay",
+    "weight", "interval", "timeout", "rise", "fall", "script", "user", "auth_type",
+    "auth_pass", "router_id", "script_user", "vrrp_version", "version", "unicast_src_ip",
+    "mcast_src_ip", "process", "file", "garp_master_delay", "vrrp_garp_master_delay",
+    "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop",
+    "vrrp_garp_master_refresh", "vrrp_garp_master_repeat", "vrrp_garp_interval",
+    "vrrp_gna_interval", "garp_master_refresh", "garp_master_repeat", "vrrp_mcast_group4",
+    "vrrp_mcast_group6", "delay_loop", "lb_algo", "lb_kind", "protocol", "connect_timeout",
+    "connect_port", "smtp_server", "notification_email_from",
+})
+
+
+def missing_values(config: KeepalivedConfig) -> list[Finding]:
+    """KA060: `priority` alone on its line — keepalived complains and ignores the line."""
+    return [Finding("KA060", "error", node.file, node.line,
+                    f"'{node.keyword}' has no value: keepalived ignores the line ('missing a "
+                    "parameter') and keeps the default", f"{node.keyword} VALUE")
+            for block, node in walk(config.nodes)
+            if block and node.keyword in NEEDS_VALUE and not node.args and not node.children]
+
+
+def overwritten(config: KeepalivedConfig) -> list[Finding]:
+    """A keyword given twice in one block: keepalived keeps one silently (`keepalived -t` is
+    quiet), and the one it keeps may not be the one the reader sees first."""
+    keywords = table()
+    found = []
+    blocks = [config.nodes] + [tuple(n.children) for block, n in walk(config.nodes)
+                               if n.children and keywords.judged(_join(block, n.keyword))]
+    for children in blocks:
+        seen: dict[str, Node] = {}
+        for node in children:
+            if node.keyword in REPEATABLE or node.keyword == "state" or node.condition:
+                continue  # (a line for some hosts only may stand in for another's)
+            if not node.args and not node.children and node.keyword not in FIRST_WINS:
+                continue  # a flag given twice is the same flag
+            if node.children and node.keyword != "authentication":
+                continue  # repeated data blocks add up
+            first = seen.setdefault(node.keyword, node)
+            if first is node:
+                continue
+            kept, lost = (first, node) if node.keyword in FIRST_WINS else (node, first)
+            found.append(Finding(
+                "KA007", "warning", node.file, node.line,
+                f"'{node.keyword}' is given twice (lines {first.line} and {node.line}): "
+                f"keepalived uses line {kept.line} ({' '.join(kept.args) or '{…}'}) and "
+                f"ignores line {lost.line}",
+                f"keep one {node.keyword}"))
+    return found
+
+
+def _join(path: str, keyword: str) -> str:
+    return f"{path}/{keyword}" if path else keyword
