@@ -132,7 +132,7 @@ def notify_ordering(config: KeepalivedConfig) -> list[Finding]:
                 f"{instance.name} uses {keyword}: keepalived runs notify scripts concurrently "
                 "and they can arrive out of order",
                 'global_defs { vrrp_notify_fifo /run/keepalived/notify.fifo; '
-                'vrrp_notify_fifo_script "/usr/local/bin/lbnotify fifo" }'))
+                'vrrp_notify_fifo_script "/usr/bin/lbnotify fifo" }'))
     return found
 
 

@@ -109,7 +109,7 @@ def check_command(script: Script) -> list[Finding]:
     where = (script.file, script.line)
     if _PROCESS_ONLY.search(script.command):
         target = _process_name(script.command)
-        fix = ('script "/usr/local/bin/lbcheck haproxy" (or track_process for process-only)'
+        fix = ('script "/usr/bin/lbcheck haproxy" (or track_process for process-only)'
                if target == "haproxy" else
                f"a check that asks {target} itself whether it works (or track_process "
                f"{target} if existence really is all you need)")

@@ -20,7 +20,7 @@ def test_unit_verifies(name: str, tmp_path: Path) -> None:
     """Each unit is valid systemd syntax, and its ExecStart (here: our venv's) runs."""
     for unit in EXAMPLES.iterdir():  # a timer is verified with the service it starts
         if unit.suffix in (".service", ".timer"):
-            text = unit.read_text().replace("/usr/local/bin/", f"{BIN}/")
+            text = unit.read_text().replace("/usr/bin/lb", f"{BIN}/lb")
             (tmp_path / unit.name).write_text(text)
     result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / name)],
                             capture_output=True, text=True, timeout=60, check=False)

@@ -43,7 +43,7 @@ def substitute(text: str, replacements: dict[str, str]) -> str:
     return text
 
 
-FIFO_SCRIPT = '    vrrp_notify_fifo_script "/usr/local/bin/lbnotify fifo"\n'
+FIFO_SCRIPT = '    vrrp_notify_fifo_script "/usr/bin/lbnotify fifo"\n'
 NOTIFY_FIFO = "/run/keepalived/notify.fifo"
 
 
@@ -68,16 +68,16 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
     replacements = {
         "router_id lb1": f"router_id {node}",
         "priority 150": f"priority {priority}",
-        '"/usr/local/bin/lbnotify fifo"': f'"{BIN}/lbnotify --config {config} fifo"',
+        '"/usr/bin/lbnotify fifo"': f'"{BIN}/lbnotify --config {config} fifo"',
     }
     if check == "watch":  # keepalived follows the watcher's track file: no vrrp_script
         variant = "keepalived-track-file.conf"
     else:
         script = CHECKS[check].format(bin=BIN, config=config, args=args)
-        replacements[f'"/usr/local/bin/lbcheck {HAPROXY_ARGS["standalone"]}"'] = f'"{script}"'
+        replacements[f'"/usr/bin/lbcheck {HAPROXY_ARGS["standalone"]}"'] = f'"{script}"'
     conf = substitute((EXAMPLES / variant).read_text(), replacements)
     if keepalived_root:
-        conf = substitute(conf, {FIFO_SCRIPT.replace("/usr/local/bin/lbnotify fifo",
+        conf = substitute(conf, {FIFO_SCRIPT.replace("/usr/bin/lbnotify fifo",
                                                      f"{BIN}/lbnotify --config {config} fifo"):
                                  ""})
     if not _secure(BIN):  # e.g. a checkout under /tmp: keepalived would disable the scripts

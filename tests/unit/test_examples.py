@@ -76,7 +76,7 @@ def test_flush_service_runs_flush_due_only_with_options_lbnotify_accepts() -> No
     assert ["oneshot"] == service["Type"]
     [exec_start] = service["ExecStart"]
     program, command, *options = exec_start.split()
-    assert ("/usr/local/bin/lbnotify", "flush") == (program, command)
+    assert ("/usr/bin/lbnotify", "flush") == (program, command)
     assert "--due-only" in options
     flush = cli.get_command(None, "flush")  # type: ignore[arg-type]
     assert flush is not None
