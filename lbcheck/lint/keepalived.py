@@ -99,7 +99,10 @@ def _run(binary: str, args: list[str]) -> tuple[int, str]:
     extra: dict[str, Any] = {"_return_cmd": True} if major >= 2 else {}
     command: Any = sh.Command(binary)  # typed loosely: sh 1.x and 2.x differ
     try:
+        # _tty_out=False: a pipe, not a pseudo-terminal — a chroot or container without
+        # /dev/pts has none to give ("out of pty devices"), and keepalived -t needs no tty.
         done = command(*args, _ok_code=list(range(256)), _err_to_out=True, _timeout=TIMEOUT,
+                       _tty_out=False,
                        _env={"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
                              "LANG": "C"}, **extra)
     except sh.TimeoutException as exc:
