@@ -34,14 +34,12 @@ def keepalived_running() -> list[int]:
 
 def configured_vips(config_path: str) -> list[tuple[str, str | None]]:
     """(address/prefix, device) for every VIP of every instance in ``config_path``."""
-    from lbcheck.keepalived_conf import KeepalivedConfError, load
+    from lbcheck.notify.vips import VipError, load_config
 
     try:
-        config = load(config_path)
-    except KeepalivedConfError as exc:
+        config = load_config(config_path)
+    except VipError as exc:
         raise ReleaseError(str(exc)) from None
-    except OSError as exc:
-        raise ReleaseError(f"cannot read {config_path}: {exc.strerror}") from None
     vips = []
     for instance in config.instances:
         for vip in (*instance.vips, *instance.excluded_vips):
