@@ -15,6 +15,7 @@ import time
 from lbcheck.checks.haproxy import HaproxyTarget, run
 from lbcheck.config import LogSection
 from lbcheck.deadline import Deadline, DeadlineExceeded
+from lbcheck.deathwatch import DeathWatch, haproxy_pids
 from lbcheck.hysteresis import Hysteresis
 from lbcheck.outcome import Outcome, Sample, State
 from lbcheck.track_file import TrackFile
@@ -45,6 +46,8 @@ class Watcher:
             self.metrics = CheckMetrics(metrics_path)
         self._metrics_due = 0.0
         self.cycles = 0
+        self.deaths = DeathWatch()  # haproxy's death wakes the loop at once (pidfd)
+        self.woken = 0  # cycles started by a death rather than the interval
 
     def cycle(self) -> Outcome:
         """One check: probes under the deadline, hysteresis, track file, log, metrics."""
@@ -83,13 +86,23 @@ class Watcher:
         return FAILED
 
     def run(self, once: bool = False) -> int:
-        """Check every interval until SIGTERM/SIGINT; returns the exit code."""
-        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
-        signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
-        while True:
-            started = time.monotonic()
-            outcome = self.cycle()
-            if once:
-                return outcome.state.exit_code
-            if self.stopping.wait(max(0.0, self.interval - (time.monotonic() - started))):
-                return 0
+        """Check every interval, or at once when haproxy dies, until SIGTERM/SIGINT."""
+        def stop(*_: object) -> None:
+            self.stopping.set()
+            self.deaths.wake()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            while True:
+                started = time.monotonic()
+                outcome = self.cycle()
+                if once:
+                    return outcome.state.exit_code
+                self.deaths.track(haproxy_pids(self.target.resolved_pidfile()))
+                if self.deaths.wait(self.interval - (time.monotonic() - started)):
+                    self.woken += 1
+                if self.stopping.is_set():
+                    return 0
+        finally:
+            self.deaths.close()

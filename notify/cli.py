@@ -118,6 +118,25 @@ def announce(ctx: Context, dev: str | None, count: int | None, interval: float |
 
 
 @cli.command()
+@click.option("--force", is_flag=True, help="Release even while a keepalived process runs.")
+@click.pass_obj
+def release(ctx: Context, force: bool) -> int:
+    """Delete the VIPs keepalived left behind (ExecStopPost: keepalived died uncleanly)."""
+    from lbcheck.notify.release import ReleaseError
+    from lbcheck.notify.release import release as release_vips
+
+    try:
+        released = release_vips(ctx.config.keepalived.config, force=force)
+    except ReleaseError as exc:
+        ctx.log.error("release", error=str(exc))
+        raise click.ClickException(str(exc)) from None
+    ctx.log.info("release", released=released)
+    for line in released:
+        click.echo(f"released {line}")
+    return 0
+
+
+@cli.command()
 @click.option("--budget", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
               help="Seconds to spend sending (and waiting for a sender that is mid-request).")
 @click.option("--due-only", is_flag=True,

@@ -71,6 +71,28 @@ def takeover_time(weighted: bool, advert_int: float, priority: int) -> float:
     return skew if not weighted else 3 * advert_int + skew
 
 
+NODE_LOSS_SLOW = 1.0  # s: above this a lost master node is worth the fast profile (KA013)
+
+
+def node_loss_time(advert_int: float, priority: int) -> float:
+    """A vanished master (power, link, kernel panic) sends nothing: 3 × advert_int + skew."""
+    return takeover_time(True, advert_int, priority)
+
+
+def detection(interval: float, fall: int) -> float:
+    """A vrrp_script's average detection: half an interval to the next run, then fall − 1 more."""
+    return interval / 2 + (fall - 1) * interval
+
+
+def both_failing(master: Node, backup: Node, item: str) -> str:
+    """Who holds the VIPs when ``item`` fails on both nodes at once (the same check)."""
+    here, there = master.effective(item), backup.effective(item)
+    if here == FAULT and there == FAULT:
+        return "no node holds the VIPs (FAULT on both)"
+    holder = master if here >= there else backup
+    return f"the VIPs stay on {holder.label} ({max(here, there)} vs {min(here, there)})"
+
+
 def table(master: Node, backup: Node) -> list[str]:
     """The priority table the operator needs: base, each weight, effective OK and KO."""
     lines = [f"{'node':<14} {'base':>4}  tracked (weight)                      OK    KO"]

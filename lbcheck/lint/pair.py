@@ -83,7 +83,7 @@ def _fault_on_both(mine: KeepalivedConfig, a: Instance, peer: KeepalivedConfig,
             continue
         gap = abs(a.priority - b.priority) or 1
         found.append(Finding(
-            "KA012", "info", track.file, track.line,
+            "KA012", "warning", track.file, track.line,
             f"{a.name}: both nodes track {track.name} with weight 0: when it fails on both "
             "at once (a bad deploy, a permission change, a shared backend down) both go to "
             "FAULT and no node holds the VIPs",
@@ -115,11 +115,9 @@ def _arithmetic(mine: KeepalivedConfig, a: Instance, peer: KeepalivedConfig,
     master, backup = (here, there) if (a.priority, a.state == "MASTER") >= (
         b.priority, b.state == "MASTER") else (there, here)
     master_config, master_instance = (mine, a) if master is here else (peer, b)
-    weighted = False
     for scenario in arithmetic.scenarios(master, backup):
         track = next(t for t, _ in tracked_with_weight(master_config, master_instance)
                      if t.name == scenario.failing)
-        weighted = weighted or scenario.master != arithmetic.FAULT
         if not scenario.takes_over:
             found.append(Finding(
                 "KA010", "error", track.file, track.line,
@@ -129,8 +127,38 @@ def _arithmetic(mine: KeepalivedConfig, a: Instance, peer: KeepalivedConfig,
                 "make the weight exceed the priority gap, or use weight 0 (FAULT)"))
     lines = [f"{a.name}: priority table (intended master: {master.label})",
              *("  " + row for row in arithmetic.table(master, backup))]
-    fault = arithmetic.takeover_time(False, a.advert_int, backup.priority)
-    slow = arithmetic.takeover_time(True, a.advert_int, backup.priority)
-    lines.append(f"  expected takeover: FAULT (weight 0) ≈ {fault:.1f} s; weighted ≈ {slow:.1f} s"
-                 + ("" if weighted else " (not used here)"))
+    lines += _takeover_lines(master_config, master_instance, master, backup, a.advert_int)
+    loss = arithmetic.node_loss_time(a.advert_int, backup.priority)
+    if loss > arithmetic.NODE_LOSS_SLOW:
+        found.append(Finding(
+            "KA013", "info", a.file, a.line,
+            f"{a.name}: when the master node is lost (power, link, panic) clients wait "
+            f"{loss:.2f} s: 3 × advert_int {a.advert_int:g} + the backup's skew",
+            "examples/fast/: VRRPv3, advert_int 0.1, priorities 250/249 and a weighted "
+            "track_file fed by `lbcheck watch` (≈ 0.3 s, measured in the lab)"))
     return found, lines
+
+
+def _takeover_lines(config: KeepalivedConfig, instance: Instance, master: arithmetic.Node,
+                    backup: arithmetic.Node, advert_int: float) -> list[str]:
+    """Expected client-seen takeover per fault class, for the pair as configured."""
+    skew = (256 - backup.priority) / 256 * advert_int
+    lines = [f"  expected takeover (advert_int {advert_int:g}, backup skew {skew:.3f} s):"]
+    for track, weight in tracked_with_weight(config, instance):
+        script = config.scripts.get(track.name)
+        found = (f"+ detection ≈ {arithmetic.detection(script.interval, script.fall):.2f} s "
+                 f"(interval {script.interval:g}, fall {script.fall})" if script else
+                 "+ the watcher's detection (a death: at once; a hang: --deadline)")
+        if master.effective(track.name) == arithmetic.FAULT:
+            how = f"FAULT, skew ≈ {skew:.2f} s"
+        else:
+            how = (f"weight {weight:+d}, 3 × advert_int + skew ≈ "
+                   f"{arithmetic.takeover_time(True, advert_int, backup.priority):.2f} s")
+        lines.append(f"    {track.name} fails on the master: {how} {found}")
+        lines.append(f"    {track.name} fails on both: "
+                     + arithmetic.both_failing(master, backup, track.name))
+    lines.append("    keepalived stopped on the master: priority-0 advert, skew ≈ "
+                 f"{skew:.2f} s")
+    lines.append("    master node lost (power, link): 3 × advert_int + skew ≈ "
+                 f"{arithmetic.node_loss_time(advert_int, backup.priority):.2f} s")
+    return lines

@@ -81,6 +81,26 @@ def test_healthy_then_hung_then_back(watch: Watch, haproxy: Haproxy) -> None:
     assert 0 == watch.stop()
 
 
+@pytest.mark.parametrize("reaped", [True, False], ids=["killed", "zombie"])
+def test_a_death_is_seen_at_once_not_at_the_next_interval(
+        tmp_path: Path, haproxy: Haproxy, check: Checker, reaped: bool) -> None:
+    """With a 3 s interval, a SIGKILLed haproxy (reaped, or left a zombie) is a failure within
+    half a second: the kernel wakes the watcher (pidfd), the interval does not matter."""
+    watcher = Watch(tmp_path, haproxy, check, "--interval", "3", "--fall", "1", "--rise", "1")
+    try:
+        watcher.wait_for("0")
+        time.sleep(0.2)  # the first cycle is over: the watcher sleeps for ~3 s now
+        haproxy.signal(signal.SIGKILL)
+        if reaped:
+            assert haproxy.process is not None
+            haproxy.process.wait(timeout=5)
+        took = watcher.wait_for("1", timeout=5)
+        assert took < 0.5, took
+    finally:
+        watcher.proc.kill()
+        watcher.proc.wait(timeout=5)
+
+
 def test_the_file_is_replaced_only_on_change(watch: Watch) -> None:
     """Steady state writes nothing: keepalived re-reads the file only when something happened."""
     watch.wait_for("0")

@@ -28,6 +28,9 @@ from tests.lab.topology import VIP4, VIP6, host, netns
 HERE = Path(__file__).resolve().parent
 RECEIVER = HERE.parent / "receiver.py"
 PRIORITY = {"n1": 150, "n2": 100}
+# examples/fast/: VRRPv3, advert_int 0.1, priorities 250/249, weight -20 on the watcher's file
+PRIORITIES = {"conservative": PRIORITY, "fast": {"n1": 250, "n2": 249}}
+FREEZER_PREFIX = "lbcheck-lab-"  # the "frozen" fault's cgroups: lbcheck-lab-n1
 STATE_FILE = "lab.json"
 
 
@@ -45,8 +48,9 @@ class Failover(NamedTuple):
 class Lab:
     def __init__(self, workdir: Path, check: str = "lbcheck",
                  variant: str = "keepalived.conf", haproxy: str = "standalone",
-                 keepalived_root: str | None = None) -> None:
+                 keepalived_root: str | None = None, profile: str = "conservative") -> None:
         self.workdir = workdir
+        self.profile = profile  # conservative (examples/) | fast (examples/fast/)
         self.check = check
         self.variant = variant
         self.haproxy = haproxy  # standalone | master-worker (Debian's unit: -Ws, -S, -p)
@@ -75,13 +79,14 @@ class Lab:
         self.saved = {n: p.pid for n, p in self.nodes.items()}
         (self.workdir / STATE_FILE).write_text(json.dumps(
             {"check": self.check, "variant": self.variant, "haproxy": self.haproxy,
-             "keepalived_root": self.keepalived_root, "unshare": self.saved}))
+             "keepalived_root": self.keepalived_root, "profile": self.profile,
+             "unshare": self.saved}))
 
     def start_node(self, name: str, timeout: float = 10.0) -> None:
         workdir = self.workdir / name  # kept across restarts: lbnotify's memory lives there
         (workdir / "init.ready").unlink(missing_ok=True)
-        files = node_files(name, workdir, PRIORITY[name], self.check, self.variant,
-                           self.haproxy, self.keepalived_root)
+        files = node_files(name, workdir, PRIORITIES[self.profile][name], self.check,
+                           self.variant, self.haproxy, self.keepalived_root, self.profile)
         spec = {"node": name, "dir": str(workdir), "web_ports": [8081, 8082],
                 "receiver": str(RECEIVER), "receiver_port": 8099, **files}
         self.nodes[name] = subprocess.Popen(
@@ -111,6 +116,7 @@ class Lab:
 
     def down(self) -> None:
         """Remove everything the lab made, even if this process did not make it."""
+        thaw_all()  # a frozen process does not die of SIGKILL until it is thawed
         for name in list(self.nodes):
             self.stop_node(name)
         saved = self.workdir / STATE_FILE
@@ -230,7 +236,8 @@ class Lab:
     # -- faults ------------------------------------------------------------------------------
 
     def inject(self, name: str, fault: str) -> None:
-        """killed | hung | zombie | backends | keepalived | interface — on node ``name``."""
+        """killed | hung | frozen | zombie | backends | keepalived | keepalived-kill |
+        interface — on node ``name``."""
         haproxy = self.pids(name, "haproxy")
         if fault in ("killed", "zombie"):
             self.exec(name, "touch", "/run/haproxy.norestart")  # the sitter must not restart it
@@ -245,6 +252,8 @@ class Lab:
         elif fault == "hung":
             for pid in haproxy:
                 _kill(pid, signal.SIGSTOP)
+        elif fault == "frozen":  # /proc says running (D), nothing answers: the realistic hang
+            freeze(name, haproxy)
         elif fault == "backends":
             for pid in self.pids(name):
                 if b"BaseHTTPRequestHandler" in _cmdline(pid):
@@ -254,7 +263,10 @@ class Lab:
             # over: both hold them. Measured in this lab; a crash needs a cleanup hook.)
             for pid in self.pids(name, "keepalived"):
                 _kill(pid, signal.SIGTERM)
-        elif fault == "interface":
+        elif fault == "keepalived-kill":  # the OOM killer: no chance to clean up
+            for pid in self.pids(name, "keepalived"):
+                _kill(pid, signal.SIGKILL)
+        elif fault == "interface":  # the node is gone, as far as its peer and clients can tell
             netns(host(name).netns, "ip", "link", "set", "eth0", "down")
         else:
             raise LabError(f"unknown fault {fault!r}")
@@ -305,6 +317,8 @@ class Lab:
         if fault == "hung":
             for pid in self.pids("n1", "haproxy"):
                 _kill(pid, signal.SIGCONT)
+        elif fault == "frozen":
+            thaw_all()
         elif fault == "interface":
             self.exec("n1", "ip", "link", "set", "eth0", "up")
         else:
@@ -338,6 +352,28 @@ def outage(rows: list[dict], family: str, fault_at: float) -> float:
     before = [t for t in times if t <= fault_at]
     points = ([before[-1]] if before else [fault_at]) + after
     return max((b - a for a, b in pairwise(points)), default=0.0)
+
+
+def freeze(name: str, pids: list[int]) -> None:
+    """Freeze ``pids`` in the cgroup-v1 freezer group of node ``name`` until thaw_all()."""
+    from tests.support.freezer import FREEZER, available, wait_state
+
+    if reason := available():
+        raise LabError(f"cannot freeze: {reason}")
+    group = FREEZER / f"{FREEZER_PREFIX}{name}"
+    group.mkdir(exist_ok=True)
+    for pid in pids:
+        (group / "cgroup.procs").write_text(f"{pid}\n")
+    (group / "freezer.state").write_text("FROZEN\n")
+    wait_state(group, "FROZEN", 5.0)
+
+
+def thaw_all() -> None:
+    """Thaw and remove every freezer group the lab made (tests/support/freezer.py's release)."""
+    from tests.support.freezer import FREEZER, release
+
+    for group in sorted(FREEZER.glob(f"{FREEZER_PREFIX}*")):
+        release(group, 5.0)
 
 
 def _wait(predicate, timeout: float, message: str) -> None:

@@ -123,18 +123,23 @@ def main() -> int:
                   "-f", spec["keepalived_conf"]]
     if spec.get("keepalived_root"):
         keepalived = ["chroot", *enter_root(spec["keepalived_root"], workdir), *keepalived]
-    subprocess.Popen(keepalived,
-                     stdout=open(os.path.join(workdir, "keepalived.log"), "ab"),  # noqa: SIM115
-                     stderr=subprocess.STDOUT, env=env)
+    started = subprocess.Popen(keepalived,
+                               stdout=open(os.path.join(workdir, "keepalived.log"),  # noqa: SIM115
+                                           "ab"),
+                               stderr=subprocess.STDOUT, env=env)
     if spec.get("fifo_reader"):  # keepalived in a root cannot exec our lbnotify: start it here
         start_fifo_reader(spec["fifo_reader"], log, env)
     with open(os.path.join(workdir, "init.ready"), "w") as fh:
         fh.write(f"{os.getpid()}\n")
+    stop_post = spec.get("keepalived_stop_post")
     while True:  # reap orphans forever, as an init must
         try:
-            os.waitpid(-1, 0)
+            pid, _ = os.waitpid(-1, 0)
         except ChildProcessError:
             time.sleep(0.5)
+            continue
+        if pid == started.pid and stop_post:  # systemd's ExecStopPost, however it ended
+            subprocess.Popen(stop_post.split(), stdout=log, stderr=log, env=env)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ NOTIFY_FIFO = "/run/keepalived/notify.fifo"
 
 def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
                variant: str = "keepalived.conf", haproxy: str = "standalone",
-               keepalived_root: str | None = None) -> dict[str, str]:
+               keepalived_root: str | None = None, profile: str = "conservative"
+               ) -> dict[str, str]:
     """Write this node's keepalived.conf, haproxy.cfg and lbcheck.toml from examples/.
 
     With ``keepalived_root`` (another Debian suite's keepalived, run under chroot) keepalived
@@ -70,7 +71,19 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
         "priority 150": f"priority {priority}",
         '"/usr/bin/lbnotify fifo"': f'"{BIN}/lbnotify --config {config} fifo"',
     }
-    if check == "watch":  # keepalived follows the watcher's track file: no vrrp_script
+    if profile == "fast":  # examples/fast/: one file per node, its own watcher unit
+        lb = {"n1": "lb1", "n2": "lb2"}[node]
+        variant = f"fast/keepalived-{lb if check == 'watch' else 'spawned'}.conf"
+        replacements[f"router_id {lb if check == 'watch' else 'lb1'}"] = replacements.pop(
+            "router_id lb1")
+        replacements.pop("priority 150")
+        if check != "watch":
+            replacements["priority 250"] = f"priority {priority}"
+            standalone = f"--deadline 0.5 {HAPROXY_ARGS['standalone']}"
+            script = CHECKS[check].format(bin=BIN, config=config,
+                                          args=f"--deadline 0.5 {args}")
+            replacements[f'"/usr/local/bin/lbcheck {standalone}"'] = f'"{script}"'
+    elif check == "watch":  # keepalived follows the watcher's track file: no vrrp_script
         variant = "keepalived-track-file.conf"
     else:
         script = CHECKS[check].format(bin=BIN, config=config, args=args)
@@ -104,10 +117,28 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
     if keepalived_root:
         paths["keepalived_root"] = keepalived_root
         paths["fifo_reader"] = f"{BIN}/lbnotify --config {config} fifo {NOTIFY_FIFO}"
-    if check == "watch":  # what examples/lbcheck-watch.service runs, with the lab's paths
+    if profile == "fast":
+        # What systemd would run: the drop-in's ExecStopPost when keepalived ends, and the
+        # fast unit's ExecStart (read from the unit, so the two cannot drift apart).
+        paths["keepalived_stop_post"] = f"{BIN}/lbnotify --config {config} release"
+        if check == "watch":
+            paths["watch"] = unit_command(EXAMPLES / "fast" / "lbcheck-watch.service",
+                                          f"{BIN}/lbcheck --config {config}").replace(
+                " haproxy --backend app", f" {args}")
+    elif check == "watch":  # what examples/lbcheck-watch.service runs, with the lab's paths
         paths["watch"] = (f"{BIN}/lbcheck --config {config} watch --track-file "
                           f"/run/lbcheck/haproxy.track --interval 0.2 --fall 2 --rise 3 {args}")
     return paths
+
+
+def unit_command(unit: Path, lbcheck: str) -> str:
+    """A systemd unit's ExecStart (continuation lines joined), its lbcheck path replaced."""
+    text = unit.read_text().replace("\\\n", " ")
+    line = next(ln for ln in text.splitlines() if ln.startswith("ExecStart="))
+    argv = line.removeprefix("ExecStart=").split()
+    if not argv[0].endswith("/lbcheck"):
+        raise ValueError(f"{unit}: ExecStart no longer runs lbcheck: update tests/lab/render.py")
+    return " ".join([lbcheck, *argv[1:]])
 
 
 def _secure(path: Path) -> bool:

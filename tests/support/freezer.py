@@ -37,18 +37,18 @@ def frozen(pids: Iterable[int], timeout: float = 5.0) -> Iterator[Path]:
         for pid in pids:
             (group / "cgroup.procs").write_text(f"{pid}\n")
         (group / "freezer.state").write_text("FROZEN\n")
-        _wait_state(group, "FROZEN", timeout)
+        wait_state(group, "FROZEN", timeout)
         yield group
     finally:
-        _release(group, timeout)
+        release(group, timeout)
 
 
-def _release(group: Path, timeout: float) -> None:
+def release(group: Path, timeout: float) -> None:
     """Thaw, hand every task back to the root cgroup, remove the group: each step tried."""
     with contextlib.suppress(OSError):
         (group / "freezer.state").write_text("THAWED\n")
     with contextlib.suppress(OSError, TimeoutError):
-        _wait_state(group, "THAWED", timeout)
+        wait_state(group, "THAWED", timeout)
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
@@ -66,7 +66,7 @@ def _release(group: Path, timeout: float) -> None:
         group.rmdir()  # last try: raises, so a leaked cgroup fails the test instead of hiding
 
 
-def _wait_state(group: Path, state: str, timeout: float) -> None:
+def wait_state(group: Path, state: str, timeout: float) -> None:
     """FREEZING → FROZEN takes a moment; bounded wait for the kernel to get there."""
     end = time.monotonic() + timeout
     while (group / "freezer.state").read_text().strip() != state:

@@ -31,3 +31,26 @@ def test_a_chrooted_keepalived_needs_the_watcher(tmp_path: Path) -> None:
     """A vrrp_script would be exec'd inside the root, where lbcheck is not: refused."""
     with pytest.raises(ValueError, match="check='watch'"):
         node_files("n1", tmp_path, 150, check="lbcheck", keepalived_root="/var/tmp/r")
+
+
+@pytest.mark.parametrize("node, priority", [("n1", 250), ("n2", 249)])
+def test_the_fast_profile_runs_its_own_files(tmp_path: Path, node: str, priority: int) -> None:
+    """--profile fast: each node its examples/fast/ config, the fast unit's watcher command
+    (master-worker adds the master socket) and the drop-in's release on keepalived's end."""
+    files = node_files(node, tmp_path, priority, check="watch", haproxy="master-worker",
+                       profile="fast")
+    conf = Path(files["keepalived_conf"]).read_text()
+    assert f"priority {priority}\n" in conf and "advert_int 0.1" in conf
+    assert f"router_id {node}" in conf and "vrrp_version 3" in conf
+    watch = files["watch"].split()
+    assert ["--deadline", "0.5", "watch"] == watch[3:6], watch
+    assert "--interval 0.1 --fall 1 --rise 3 haproxy --master-socket" in files["watch"]
+    assert files["keepalived_stop_post"].endswith(" release")
+
+
+def test_the_fast_profile_spawned_variant(tmp_path: Path) -> None:
+    """--profile fast --check lbcheck: the spawned variant, this checkout's lbcheck in it."""
+    files = node_files("n2", tmp_path, 249, check="lbcheck", profile="fast")
+    conf = Path(files["keepalived_conf"]).read_text()
+    assert "priority 249 " in conf and "weight -20" in conf
+    assert "--deadline 0.5 haproxy --backend app\"" in conf and "/usr/local/bin" not in conf

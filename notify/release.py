@@ -1,0 +1,79 @@
+"""Give up the VIPs a dead keepalived left behind: `lbnotify release` (ExecStopPost).
+
+keepalived removes its VIPs when it stops cleanly. Killed with SIGKILL (the OOM killer) it
+cannot: the addresses stay on the interface while the peer takes them over, and two nodes
+answer for the same address. systemd runs ExecStopPost however the main process ended, so a
+drop-in (examples/fast/keepalived.service.d/) runs this: every VIP of every instance in
+keepalived.conf (both lists) still configured on this host is deleted. While a keepalived
+process is alive this refuses: those addresses are keepalived's to manage.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+
+class ReleaseError(Exception):
+    """keepalived still runs, or its config cannot be read."""
+
+
+def keepalived_running() -> list[int]:
+    """Pids of processes called keepalived (in this PID namespace)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "keepalived":
+                    found.append(int(entry.name))
+            except OSError:
+                continue  # it exited while we looked
+    return found
+
+
+def configured_vips(config_path: str) -> list[tuple[str, str | None]]:
+    """(address/prefix, device) for every VIP of every instance in ``config_path``."""
+    from lbcheck.notify.vips import VipError, load_config
+
+    try:
+        config = load_config(config_path)
+    except VipError as exc:
+        raise ReleaseError(str(exc)) from None
+    vips = []
+    for instance in config.instances:
+        for vip in (*instance.vips, *instance.excluded_vips):
+            if vip.address is not None:
+                vips.append((str(vip.address), vip.dev or instance.interface))
+    return vips
+
+
+def release(config_path: str, wait: float = 0.5, force: bool = False) -> list[str]:
+    """Delete the VIPs still held here; the ones deleted, as "ADDR dev IF"."""
+    end = time.monotonic() + wait  # keepalived's children may take a moment to go
+    while (running := keepalived_running()) and not force:
+        if time.monotonic() > end:
+            raise ReleaseError(f"keepalived is running (pid {running[0]}): not releasing")
+        time.sleep(0.02)
+    held = _held()
+    released = []
+    for address, dev in configured_vips(config_path):
+        ip = address.split("/")[0]
+        for where in [dev] if dev else sorted(held):
+            if ip in held.get(where or "", set()):
+                argv = ["ip", "addr", "del", address, "dev", where or ""]
+                subprocess.run(argv, capture_output=True, timeout=5, check=False)
+                released.append(f"{address} dev {where}")
+    return released
+
+
+def _held() -> dict[str, set[str]]:
+    """Addresses per interface, from `ip -o addr` (one line per address)."""
+    out = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True,
+                         timeout=5, check=False).stdout
+    held: dict[str, set[str]] = {}
+    for line in out.splitlines():
+        words = line.split()
+        if len(words) > 3:
+            held.setdefault(words[1], set()).add(words[3].split("/")[0])
+    return held
