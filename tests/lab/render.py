@@ -82,7 +82,7 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
             standalone = f"--deadline 0.5 {HAPROXY_ARGS['standalone']}"
             script = CHECKS[check].format(bin=BIN, config=config,
                                           args=f"--deadline 0.5 {args}")
-            replacements[f'"/usr/local/bin/lbcheck {standalone}"'] = f'"{script}"'
+            replacements[f'"/usr/bin/lbcheck {standalone}"'] = f'"{script}"'
     elif check == "watch":  # keepalived follows the watcher's track file: no vrrp_script
         variant = "keepalived-track-file.conf"
     else:
