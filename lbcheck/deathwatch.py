@@ -14,6 +14,9 @@ import os
 import select
 from collections.abc import Iterable
 
+from lbcheck.checks.process import read_pidfile  # the process probe's own reader
+from lbcheck.outcome import ProbeError
+
 
 class DeathWatch:
     """Pidfds of the processes to watch; ``wait`` returns early when one of them ends."""
@@ -71,9 +74,8 @@ def haproxy_pids(pidfile: str | None) -> list[int]:
     if pidfile is None:
         return []
     try:
-        with open(pidfile, "rb") as fh:
-            roots = [int(word) for word in fh.read().split() if word.isdigit()]
-    except (OSError, ValueError):
+        roots = read_pidfile(pidfile)
+    except ProbeError:  # missing, empty, unreadable: the probe says which; nothing to watch
         return []
     pids = list(roots)
     for pid in roots:
