@@ -102,9 +102,10 @@ def test_one_sender_however_many_hooks(notify: Notify, receiver: Receiver) -> No
     assert [0] * 10 == [r.returncode for r in results]
     senders = [e["deliver"]["sender"] for e in notify.events()]
     assert 1 == sum(s.startswith("started ") for s in senders), senders
-    assert 1 == len(notify.lines("sender started"))
+    assert 1 == len(notify.wait_for_lines("sender started", 5.0))
     receiver.up()
     assert notify.wait_until_empty(ARRIVAL) is not None
+    assert 1 == len(notify.lines("sender started"))  # and no second one joined it later
     assert 10 == len({r["json"]["dedup_key"] for r in receiver.requests if r["mode"] == "ok"})
     assert [] == notify.wait_for_no_process(GONE)
 

@@ -64,6 +64,19 @@ class Notify:
         found = [json.loads(line) for line in self.log.read_text().splitlines()]
         return [e for e in found if event is None or e["event"] == event]
 
+    def wait_for_lines(self, event: str, timeout: float) -> list[dict[str, Any]]:
+        """The log lines for ``event`` once there is one, or none after ``timeout`` s.
+
+        A detached sender logs from its own fresh interpreter, which may start after the hook
+        that spawned it has returned: reading the log at once would race it.
+        """
+        end = time.monotonic() + timeout
+        while True:
+            found = self.lines(event)
+            if found or time.monotonic() >= end:
+                return found
+            time.sleep(0.05)
+
     def events(self) -> list[dict[str, Any]]:
         return self.lines("vrrp_event")
 
