@@ -328,7 +328,7 @@ class Lab:
     # -- the client ----------------------------------------------------------------------------
 
     def poll(self, duration: float) -> tuple[subprocess.Popen[bytes], Path]:
-        """Start the client's 50 ms poller on both VIPs for ``duration`` seconds."""
+        """Start the client's open-loop poller (a GET every 20 ms per VIP) for ``duration`` s."""
         out = self.workdir / f"poll-{time.time_ns()}.jsonl"
         process = subprocess.Popen(["ip", "netns", "exec", host("c").netns, sys.executable,
                                     str(HERE / "poller.py"), VIP4, VIP6, str(duration),
@@ -344,8 +344,12 @@ def stop_poll(process: subprocess.Popen[bytes], out: Path) -> list[dict]:
 
 
 def outage(rows: list[dict], family: str, fault_at: float) -> float:
-    """The longest gap between two successful requests that spans or follows the fault."""
-    times = [r["t"] for r in rows if r["family"] == family and r["ok"]]
+    """The longest gap between two successful answers that spans or follows the fault.
+
+    Answers, not starts: with the open-loop poller a request started before the VIPs moved can
+    still succeed long after (a retransmitted SYN); by its start it would hide the outage.
+    """
+    times = sorted(r.get("done", r["t"]) for r in rows if r["family"] == family and r["ok"])
     after = [t for t in times if t > fault_at]
     if not after:
         return float("inf")
