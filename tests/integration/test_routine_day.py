@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import MATRIX, Checker, HaproxyVersion
+from tests.lab.render import fast_deadline
 from tests.support.haproxy import Haproxy
 from tests.support.web import WebServers
 
@@ -27,8 +28,8 @@ STORM_SECONDS = float(os.environ.get("LBCHECK_STORM_SECONDS", "15"))
 RELOAD_EVERY = 0.5  # seconds: 2 Hz, far more often than any deploy pipeline reloads
 
 
-def every_probe(proxy: Haproxy) -> list[str]:
-    return ["--json", "haproxy", "--socket", proxy.socket, "--pidfile", proxy.pidfile,
+def every_probe(proxy: Haproxy, deadline: str | None = None) -> list[str]:
+    return [*(["--deadline", deadline] if deadline else []), "--json", "haproxy", "--socket", proxy.socket, "--pidfile", proxy.pidfile,
             "--master-socket", proxy.master_socket, "--backend", "app"]
 
 
@@ -56,9 +57,12 @@ def reload_storm(proxy: Haproxy, seconds: float, stop: threading.Event) -> list[
 
 
 @MATRIX
+@pytest.mark.parametrize("deadline", [None, fast_deadline()], ids=["default", "fast"])
 def test_reload_storm_never_fails_a_healthy_node(check: Checker, debian_haproxy: Haproxy,
-                                                 haproxy_version: HaproxyVersion) -> None:
-    """2 Hz reloads: 0 non-zero exits, though haproxy really re-executed every time."""
+                                                 haproxy_version: HaproxyVersion,
+                                                 deadline: str | None) -> None:
+    """2 Hz reloads: 0 non-zero exits, though haproxy really re-executed every time — at the
+    default deadline and at the fast profile's shorter one (examples/fast/)."""
     stop = threading.Event()
     reloads: list[float] = []
     storm = threading.Thread(target=lambda: reloads.extend(
@@ -68,7 +72,7 @@ def test_reload_storm_never_fails_a_healthy_node(check: Checker, debian_haproxy:
     retried = checks = 0
     try:
         while storm.is_alive() and checks < 2000:
-            result = check(*every_probe(debian_haproxy))
+            result = check(*every_probe(debian_haproxy, deadline))
             checks += 1
             if result.returncode != 0:
                 failures.append(f"exit {result.returncode}: {result.stdout}{result.stderr}")
@@ -78,7 +82,8 @@ def test_reload_storm_never_fails_a_healthy_node(check: Checker, debian_haproxy:
         stop.set()
         storm.join(timeout=10)
     done = reload_count(debian_haproxy)
-    print(f"\nreload storm on haproxy {haproxy_version.version}: {len(reloads)} reloads "
+    print(f"\nreload storm on haproxy {haproxy_version.version}, deadline "
+          f"{deadline or 'default'}: {len(reloads)} reloads "
           f"({done} counted by the master), "
           f"{checks} checks, {len(failures)} non-zero, {retried} rode out a reload by asking "
           "again")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
+FAST_WATCH_UNIT = EXAMPLES / "fast" / "lbcheck-watch.service"
 BIN = Path(sys.executable).parent
 
 
@@ -79,9 +80,9 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
         replacements.pop("priority 150")
         if check != "watch":
             replacements["priority 250"] = f"priority {priority}"
-            standalone = f"--deadline 0.5 {HAPROXY_ARGS['standalone']}"
-            script = CHECKS[check].format(bin=BIN, config=config,
-                                          args=f"--deadline 0.5 {args}")
+            deadline = f"--deadline {fast_deadline()}"
+            standalone = f"{deadline} {HAPROXY_ARGS['standalone']}"
+            script = CHECKS[check].format(bin=BIN, config=config, args=f"{deadline} {args}")
             replacements[f'"/usr/bin/lbcheck {standalone}"'] = f'"{script}"'
     elif check == "watch":  # keepalived follows the watcher's track file: no vrrp_script
         variant = "keepalived-track-file.conf"
@@ -122,13 +123,20 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
         # fast unit's ExecStart (read from the unit, so the two cannot drift apart).
         paths["keepalived_stop_post"] = f"{BIN}/lbnotify --config {config} release"
         if check == "watch":
-            paths["watch"] = unit_command(EXAMPLES / "fast" / "lbcheck-watch.service",
+            paths["watch"] = unit_command(FAST_WATCH_UNIT,
                                           f"{BIN}/lbcheck --config {config}").replace(
                 " haproxy --backend app", f" {args}")
     elif check == "watch":  # what examples/lbcheck-watch.service runs, with the lab's paths
         paths["watch"] = (f"{BIN}/lbcheck --config {config} watch --track-file "
                           f"/run/lbcheck/haproxy.track --interval 0.2 --fall 2 --rise 3 {args}")
     return paths
+
+
+def fast_deadline() -> str:
+    """The fast profile's --deadline as its watcher unit sets it: the one place to change it
+    (the spawned variant, the lab and the reload storm all read it from there)."""
+    argv = unit_command(FAST_WATCH_UNIT, "lbcheck").split()
+    return argv[argv.index("--deadline") + 1]
 
 
 def unit_command(unit: Path, lbcheck: str) -> str:

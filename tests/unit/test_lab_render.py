@@ -43,7 +43,7 @@ def test_the_fast_profile_runs_its_own_files(tmp_path: Path, node: str, priority
     assert f"priority {priority}\n" in conf and "advert_int 0.1" in conf
     assert f"router_id {node}" in conf and "vrrp_version 3" in conf
     watch = files["watch"].split()
-    assert ["--deadline", "0.5", "watch"] == watch[3:6], watch
+    assert ["--deadline", "0.4", "watch"] == watch[3:6], watch
     assert "--interval 0.1 --fall 1 --rise 3 haproxy --master-socket" in files["watch"]
     assert files["keepalived_stop_post"].endswith(" release")
 
@@ -53,4 +53,4 @@ def test_the_fast_profile_spawned_variant(tmp_path: Path) -> None:
     files = node_files("n2", tmp_path, 249, check="lbcheck", profile="fast")
     conf = Path(files["keepalived_conf"]).read_text()
     assert "priority 249 " in conf and "weight -20" in conf
-    assert "--deadline 0.5 haproxy --backend app\"" in conf and "/usr/local/bin" not in conf
+    assert "--deadline 0.4 haproxy --backend app\"" in conf and "/usr/bin/lbcheck" not in conf
