@@ -152,8 +152,12 @@ def _takeover_lines(config: KeepalivedConfig, instance: Instance, master: arithm
         if master.effective(track.name) == arithmetic.FAULT:
             how = f"FAULT, skew ≈ {skew:.2f} s"
         else:
-            how = (f"weight {weight:+d}, 3 × advert_int + skew ≈ "
-                   f"{arithmetic.takeover_time(True, advert_int, backup.priority):.2f} s")
+            # The backup's master-down timer runs from the master's last winning advert,
+            # which came up to one advert_int before the failure was written.
+            most = arithmetic.takeover_time(True, advert_int, backup.priority)
+            how = (f"weight {weight:+d}, the backup's master-down timer (3 × advert_int + skew "
+                   f"from the master's last winning advert) ≈ {most - advert_int:.2f}–"
+                   f"{most:.2f} s")
         lines.append(f"    {track.name} fails on the master: {how} {found}")
         lines.append(f"    {track.name} fails on both: "
                      + arithmetic.both_failing(master, backup, track.name))
