@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.render import NOTIFY_FIFO, node_files
+from tests.lab.render import BIN, NOTIFY_FIFO, node_files
 
 
 def test_a_chrooted_keepalived_does_not_exec_our_lbnotify(tmp_path: Path) -> None:
@@ -53,4 +53,5 @@ def test_the_fast_profile_spawned_variant(tmp_path: Path) -> None:
     files = node_files("n2", tmp_path, 249, check="lbcheck", profile="fast")
     conf = Path(files["keepalived_conf"]).read_text()
     assert "priority 249 " in conf and "weight -20" in conf
-    assert "--deadline 0.4 haproxy --backend app\"" in conf and "/usr/bin/lbcheck" not in conf
+    assert f'script "{BIN}/lbcheck --config ' in conf  # this checkout's (or the package's)
+    assert "--deadline 0.4 haproxy --backend app\"" in conf
