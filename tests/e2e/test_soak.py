@@ -112,7 +112,7 @@ class Soak:
     def client(self, family: str) -> tuple[int, int, float, set[str]]:
         """Requests, failed requests, longest gap between successes (s), nodes that answered."""
         rows = [r for r in self.rows if r["family"] == family]
-        ok = sorted(r.get("done", r["t"]) for r in rows if r["ok"])
+        ok = sorted(r["done"] for r in rows if r["ok"])
         gaps = [b - a for a, b in pairwise(ok)]
         return (len(rows), sum(not r["ok"] for r in rows), max(gaps, default=float("inf")),
                 {r["node"] for r in rows if r["ok"]})

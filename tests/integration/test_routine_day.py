@@ -29,7 +29,8 @@ RELOAD_EVERY = 0.5  # seconds: 2 Hz, far more often than any deploy pipeline rel
 
 
 def every_probe(proxy: Haproxy, deadline: str | None = None) -> list[str]:
-    return [*(["--deadline", deadline] if deadline else []), "--json", "haproxy", "--socket", proxy.socket, "--pidfile", proxy.pidfile,
+    head = ["--deadline", deadline] if deadline else []
+    return [*head, "--json", "haproxy", "--socket", proxy.socket, "--pidfile", proxy.pidfile,
             "--master-socket", proxy.master_socket, "--backend", "app"]
 
 

@@ -349,7 +349,7 @@ def outage(rows: list[dict], family: str, fault_at: float) -> float:
     Answers, not starts: with the open-loop poller a request started before the VIPs moved can
     still succeed long after (a retransmitted SYN); by its start it would hide the outage.
     """
-    times = sorted(r.get("done", r["t"]) for r in rows if r["family"] == family and r["ok"])
+    times = sorted(r["done"] for r in rows if r["family"] == family and r["ok"])
     after = [t for t in times if t > fault_at]
     if not after:
         return float("inf")

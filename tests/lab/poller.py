@@ -39,7 +39,7 @@ async def get(host: str, port: int, family: str, out: list[dict]) -> None:
         head, _, body = reply.partition(b"\r\n\r\n")
         if head.startswith(b"HTTP/1.") and head.split(b" ", 2)[1:2] == [b"200"]:
             row.update(ok=True, node=body.decode(errors="replace").strip())
-    except (OSError, TimeoutError, IndexError):
+    except (OSError, TimeoutError):
         pass
     row["done"] = time.time()
     out.append(row)
