@@ -6,7 +6,9 @@ every-second check pays for ``tomllib`` only on machines that use a config file.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import stat
 from typing import Any, NamedTuple
 
@@ -20,6 +22,19 @@ DEFAULT_PAGE_URLS = {
     "opsgenie": "https://api.opsgenie.com/v2/alerts",
     "webhook": "",
 }
+# What a target cannot work without: loading it anyway dead-letters (or refuses) every page.
+REQUIRED_KEYS = {"pagerduty": ("routing_key",), "opsgenie": ("api_key",)}
+PAGERDUTY_KEY_LENGTH = 32  # Events API v2: "should be 32 characters"
+# Numbers with a range that makes sense (section, key) → (low, high); others are ≥ 0.
+RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("announce", "count"): (1, 100),
+    ("announce", "interval"): (0, 60),
+    ("page", "budget"): (0.01, 600),
+}
+# Paths lbnotify/lbcheck write as root: relative ones would land in whatever directory
+# keepalived happened to start us in.
+ABSOLUTE_PATHS = (("check", "state_dir"), ("notify", "state_dir"), ("page", "outbox"))
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class ConfigError(Exception):
@@ -84,7 +99,11 @@ class Config(NamedTuple):
 
     @property
     def holds_secrets(self) -> bool:
-        return any(t.routing_key or t.api_key or t.headers for t in self.page.targets)
+        """Keys, header values or a URL with credentials (a webhook's token is its key)."""
+        from lbcheck.redact import url_has_credentials
+
+        return any(t.routing_key or t.api_key or t.headers or url_has_credentials(t.url)
+                   for t in self.page.targets)
 
 
 def locate(explicit: str | None = None) -> str | None:
@@ -120,7 +139,10 @@ def from_mapping(raw: dict[str, Any], path: str | None = None) -> Config:
     if not isinstance(raw.get("page", {}), dict):
         raise ConfigError(f"{where}: [page] must be a table")
     page = dict(raw.get("page", {}))
-    targets = tuple(_target(t, where) for t in page.pop("target", []))
+    listed = page.pop("target", [])
+    if not isinstance(listed, list):
+        raise ConfigError(f"{where}: page targets are [[page.target]] tables, not {listed!r}")
+    targets = tuple(_target(t, where) for t in listed)
     config = Config(
         path=path,
         haproxy=_section(HaproxySection, raw, "haproxy", where),
@@ -131,11 +153,24 @@ def from_mapping(raw: dict[str, Any], path: str | None = None) -> Config:
         page=_section(PageSection, {"page": page}, "page", where, targets=targets),
         notify=_section(NotifySection, raw, "notify", where),
     )
-    if config.page.sender_give_up < 0:
-        raise ConfigError(f"{where}: [page] sender_give_up must be 0 (no sender) or more seconds")
     if config.log.format not in ("json", "logfmt"):
         raise ConfigError(f"{where}: [log] format must be json or logfmt, not {config.log.format!r}")
+    _check_paths(config, where)
     return config
+
+
+def _check_paths(config: Config, where: str) -> None:
+    for section, key in ABSOLUTE_PATHS:
+        value = getattr(getattr(config, section), key)
+        if not os.path.isabs(value):
+            raise ConfigError(f"{where} [{section}] {key}: needs an absolute path, not {value!r}")
+    if config.notify.metrics_file and not os.path.isabs(config.notify.metrics_file):
+        raise ConfigError(f"{where} [notify] metrics_file: needs an absolute path (or \"\" "
+                          f"for none), not {config.notify.metrics_file!r}")
+    target = config.log.target
+    if target not in ("syslog", "stderr") and not os.path.isabs(target):
+        raise ConfigError(f"{where} [log] target: syslog, stderr or an absolute file path, "
+                          f"not {target!r}")
 
 
 def check_secret_permissions(config: Config) -> None:
@@ -165,11 +200,24 @@ def _section(cls: Any, raw: dict[str, Any], name: str, where: str, **extra: Any)
     _only(table, f"{where} [{name}]", *known)
     for key, value in table.items():
         default = cls._field_defaults.get(key)
-        if isinstance(default, (int, float)) and not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} [{name}] {key}: expected a number, got {value!r}")
+        if isinstance(default, (int, float)):
+            _check_number(value, isinstance(default, int), (name, key), f"{where} [{name}] {key}")
         if (default is None or isinstance(default, str)) and not isinstance(value, str):
             raise ConfigError(f"{where} [{name}] {key}: expected a string, got {value!r}")
+        if isinstance(value, str) and "\0" in value:
+            raise ConfigError(f"{where} [{name}] {key}: contains a NUL character")
     return cls(**table, **extra)
+
+
+def _check_number(value: Any, integer: bool, field: tuple[str, str], where: str) -> None:
+    """Finite, in range, and an integer where a count is meant (``true`` is no number)."""
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        raise ConfigError(f"{where}: expected {kind}, got {value!r}")
+    low, high = RANGES.get(field, (0, math.inf))
+    if not (math.isfinite(value) and low <= value <= high):
+        span = f"in {low:g}..{high:g}" if math.isfinite(high) else f"of {low:g} or more"
+        raise ConfigError(f"{where}: expected {kind} {span}, got {value!r}")
 
 
 def _target(raw: Any, where: str) -> PageTarget:
@@ -179,16 +227,54 @@ def _target(raw: Any, where: str) -> PageTarget:
     kind = raw.get("type")
     if kind not in PAGE_TYPES:
         raise ConfigError(f"{where}: [[page.target]] type must be one of {', '.join(PAGE_TYPES)}")
+    here = f"{where} [[page.target]] type = {kind!r}"
+    for key in ("url", "routing_key", "api_key"):
+        if not isinstance(raw.get(key, ""), str):
+            raise ConfigError(f"{here}: {key} must be a string")
     url = raw.get("url") or DEFAULT_PAGE_URLS[kind]
     if not url:
-        raise ConfigError(f"{where}: a {kind} [[page.target]] needs a url")
-    if not isinstance(raw.get("headers", {}), dict):
-        raise ConfigError(f"{where}: [[page.target]] headers must be a table")
-    headers = tuple(sorted((str(k), str(v)) for k, v in raw.get("headers", {}).items()))
+        raise ConfigError(f"{here}: needs a url")
+    _check_url(url, here)
+    for key in REQUIRED_KEYS.get(kind, ()):
+        value = raw.get(key, "")
+        if not value or any(c.isspace() or not c.isprintable() for c in value):
+            raise ConfigError(f"{here}: needs {key} (without spaces): every page would be "
+                              "refused without it")
+    routing_key = raw.get("routing_key", "")
+    if kind == "pagerduty" and len(routing_key) != PAGERDUTY_KEY_LENGTH:
+        raise ConfigError(f"{here}: routing_key has {len(routing_key)} characters; "
+                          f"PagerDuty's integration keys have {PAGERDUTY_KEY_LENGTH}")
     return PageTarget(
         type=kind,
         url=url,
-        routing_key=str(raw.get("routing_key", "")),
-        api_key=str(raw.get("api_key", "")),
-        headers=headers,
+        routing_key=routing_key,
+        api_key=raw.get("api_key", ""),
+        headers=_headers(raw.get("headers", {}), here),
     )
+
+
+def _check_url(url: str, where: str) -> None:
+    """http(s)://host[:port]/…, nothing a request could not be sent to."""
+    from urllib.parse import urlsplit
+
+    from lbcheck.redact import redact_url
+
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or not port_ok or any(c.isspace() or not c.isprintable() for c in url)):
+        raise ConfigError(f"{where}: url {redact_url(url)!r} is not an http(s)://host/… URL")
+
+
+def _headers(raw: Any, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: headers must be a table")
+    for name, value in raw.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise ConfigError(f"{where}: {name[:40]!r} is not an HTTP header name")
+        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+            raise ConfigError(f"{where}: header {name}: the value must be one line of text")
+    return tuple(sorted(raw.items()))

@@ -7,6 +7,7 @@ does.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import sys
@@ -16,7 +17,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from lbcheck.config import LogSection
+from lbcheck.config import ConfigError, LogSection
 
 
 class _SyslogSink:
@@ -53,10 +54,18 @@ def _sink(target: str, ident: str) -> Any:
         return _SyslogSink(ident)
     if target == "stderr":
         return _LineSink(sys.stderr)
-    directory = os.path.dirname(target)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    return _LineSink(open(target, "a", encoding="utf-8"))
+    # 0600: the lines name instances, routers and pagers' answers; no symlink followed (a
+    # planted one would make root append to any file).
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        directory = os.path.dirname(target)
+        if directory:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd = os.open(target, flags, 0o600)
+    except OSError as exc:
+        reason = "is a symlink" if exc.errno == errno.ELOOP else exc.strerror
+        raise ConfigError(f"[log] target {target}: cannot append to it: {reason}") from None
+    return _LineSink(open(fd, "a", encoding="utf-8", errors="backslashreplace"))
 
 
 @lru_cache(maxsize=8)

@@ -155,17 +155,20 @@ def flush(ctx: Context, budget: float, due_only: bool) -> int:
     except OutboxError as exc:
         raise click.ClickException(str(exc)) from None
     busy = " (another lbnotify held the outbox throughout)" if report.busy else ""
+    rejected = (f", refused {report.rejected} (fix the target's key or URL: see the log)"
+                if report.rejected else "")
     click.echo(f"sent {report.sent}, waiting {report.waiting}, failed {report.failed}, "
-               f"dead-lettered {report.dead}{busy}")
+               f"dead-lettered {report.dead}{rejected}{busy}")
     metrics = write_metrics(ctx) if ctx.config.notify.metrics_file else {}
     ctx.log.info("flush", due_only=due_only, sent=report.sent, waiting=report.waiting,
-                 failed=report.failed, dead=report.dead, busy=report.busy,
+                 failed=report.failed, rejected=report.rejected, dead=report.dead,
+                 busy=report.busy,
                  ms=round(report.elapsed * 1000, 2), **({"metrics": metrics} if metrics else {}))
     if "error" in metrics:
         click.echo(f"lbnotify: error: {metrics['error']}", err=True)
         return EXIT_FAILED
     if due_only:
-        return EXIT_FAILED if report.failed else 0
+        return EXIT_FAILED if report.failed or report.rejected else 0
     return 0 if report.waiting == 0 else EXIT_FAILED
 
 

@@ -16,6 +16,9 @@ import signal
 import stat
 import threading
 import time
+from collections.abc import Callable
+from contextlib import suppress
+from functools import partial
 
 from lbcheck.notify.events import BadEvent, Event, from_fifo_line, is_checker_line
 from lbcheck.notify.handlers import Context, handle
@@ -113,6 +116,7 @@ class FifoReader:
         try:
             self.events.put(from_fifo_line(text))
             self.received += 1
+            self._ensure_worker()
         except BadEvent as exc:
             self._reject(raw, str(exc))
 
@@ -122,21 +126,42 @@ class FifoReader:
                              line=raw[:120].decode("utf-8", errors="replace"))
 
     def _work(self) -> None:
-        """Handle events in order; flush the outbox and page summaries when idle."""
+        """Handle events in order; flush the outbox and page summaries when idle.
+
+        Nothing a step raises ends this loop: a worker that died would leave the reader
+        reading events nobody handles (seen: a poisoned outbox item killed it on an idle
+        flush). Each failure is one log line; the next event is handled as usual.
+        """
         while True:
             try:
                 event = self.events.get(timeout=self.idle)
             except queue.Empty:
-                self._idle()
+                self._guarded(self._idle, "idle_step_crashed")
                 continue
             if event is None:
-                self._idle()
+                self._guarded(self._idle, "idle_step_crashed")
                 return
-            try:
-                handle(event, self.ctx, flush=self.events.empty())
-            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the reader
-                self.ctx.log.error("handler_crashed", instance=event.name, state=event.state,
-                                   error=f"{type(exc).__name__}: {exc}")
+            self._guarded(partial(self._handle, event), "handler_crashed",
+                          instance=event.name, state=event.state)
+
+    def _handle(self, event: Event) -> None:
+        handle(event, self.ctx, flush=self.events.empty())
+
+    def _guarded(self, step: Callable[[], object], what: str, **fields: object) -> None:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - one bad step must not stop the reader
+            with suppress(Exception):  # not even a log sink that fails
+                self.ctx.log.error(what, error=f"{type(exc).__name__}: {exc}", **fields)
+
+    def _ensure_worker(self) -> None:
+        """Belt and braces: should the worker thread die anyway, start another."""
+        if self.worker.is_alive() or self.stop_at is not None:
+            return
+        with suppress(Exception):
+            self.ctx.log.error("handler_thread_restarted", backlog=self.events.qsize())
+        self.worker = threading.Thread(target=self._work, name="lbnotify-handlers")
+        self.worker.start()
 
     def _idle(self) -> None:
         """Page the flap summaries; whatever waits goes to the sender (or is flushed here).
@@ -158,3 +183,4 @@ class FifoReader:
                 paging.flush(page, self.ctx.log)
         except (OutboxError, OSError) as exc:
             self.ctx.log.error("outbox_flush_failed", error=str(exc))
+        # Anything else is a bug: _work's guard logs it and the next round runs as usual.

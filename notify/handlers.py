@@ -43,6 +43,8 @@ def handle(event: Event, ctx: Context, flush: bool = True) -> dict[str, Any]:
         report["page"] = {"queued": [f"{p.action}:{p.severity}" for p in pages]}
     except (lock.LockError, page_memory.PageMemoryError, OutboxError) as exc:
         report["page"] = {"error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a bug here must not stop the announcement
+        report["page"] = {"error": f"internal: {type(exc).__name__}: {exc}"}
     report["page"]["ms"] = _ms(step)
 
     announcer = _start_announce(event, ctx, report)
@@ -51,13 +53,17 @@ def handle(event: Event, ctx: Context, flush: bool = True) -> dict[str, Any]:
         try:
             result = paging.flush(ctx.config.page, ctx.log)
             report["deliver"] = {"sent": result.sent, "waiting": result.waiting,
-                                 "failed": result.failed, "dead": result.dead, "ms": _ms(step)}
+                                 "failed": result.failed, "rejected": result.rejected,
+                                 "dead": result.dead, "ms": _ms(step)}
         except OutboxError as exc:
             report["deliver"] = {"error": str(exc), "ms": _ms(step)}
+        except Exception as exc:  # noqa: BLE001 - the page is on disk; the sender retries
+            report["deliver"] = {"error": f"internal: {type(exc).__name__}: {exc}",
+                                 "waiting": 1, "ms": _ms(step)}
     if announcer is not None:
         announcer.join(timeout=_announce_bound(ctx))
     deliver = report.get("deliver", {})
-    if deliver.get("waiting") and "error" not in deliver:
+    if deliver.get("waiting"):  # an unusable outbox (OutboxError) reports no "waiting"
         _hand_off(ctx, deliver)
     if ctx.config.notify.metrics_file:
         report["metrics"] = write_metrics(ctx)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from lbcheck.config import PageSection, PageTarget
+from lbcheck.files import NotRegular, TooBig, read_regular
 from lbcheck.notify.lock import flock_within
 from lbcheck.notify.paging import providers
 from lbcheck.notify.paging.policy import Page
@@ -49,6 +50,13 @@ LOCK_FILE, SEQ_FILE, STATS_FILE = ".flush.lock", ".seq", ".stats.json"
 MAX_ROUNDS = 8  # re-lists after releasing the lock; each round is also bounded by the budget
 MIN_ATTEMPT_TIME = 0.01  # less budget than this left: do not start another request
 SEQ_LOCK_WAIT = 0.2
+MAX_ITEM = 1 << 20  # bytes; a page is ~1 KB, so anything near this is not ours
+MAX_ATTEMPTS = 1_000_000_000  # years of retries; larger counts are damage, not history
+MAX_EXPONENT = 32  # backoff doubles at most this often: 2**32 s is past any cap
+# A pager refusing our key or address (providers.REJECTED) is retried this slowly: the
+# operator fixes the config, the next try delivers, and nobody floods a pager with a bad key.
+REJECTED_BASE, REJECTED_CAP = 60.0, 300.0
+MAX_STATS_READS = 1000  # items read per metrics write to count rejected ones
 _counter = itertools.count()
 
 
@@ -62,6 +70,7 @@ class FlushReport:
 
     sent: int = 0
     failed: int = 0  # attempts that failed and will be retried
+    rejected: int = 0  # attempts the pager refused for our key/address: kept, retried slowly
     dead: int = 0
     quarantined: int = 0
     waiting: int = 0  # items still in the outbox afterwards
@@ -77,6 +86,7 @@ class OutboxStats:
     dead: int
     quarantined: int
     oldest_age: float | None  # seconds the oldest waiting item has waited
+    rejected: int = 0  # waiting items whose last attempt the pager refused (key, address)
     sent_total: int = 0
     failures_total: int = 0
     dead_total: int = 0
@@ -93,6 +103,7 @@ class Waiting:
     attempts: int
     next_attempt: float  # wall clock; 0 = never tried
     last_error: str
+    rejected: bool = False  # the last attempt was refused for our key or address
 
 
 @dataclass
@@ -235,86 +246,123 @@ class Outbox:
         return run.report
 
     def _round(self, run: _Flush) -> None:
-        before = (run.report.sent, run.report.failed, run.report.dead, run.report.quarantined)
+        before = _counts(run.report)
         blocked: set[tuple[str, str]] = set()
         for name in self._scan(run):
             run.seen.add(name)
-            loaded = self._load(name, run)
-            if loaded is None:
-                continue
-            record, page = loaded
-            tid = record["target"]
-            lane = (page.instance_key, tid)
-            if lane in blocked:
-                continue
-            target = self.targets.get(tid)
-            if target is None:
-                self._bury(name, record, None, "target no longer configured", run)
-                continue
-            backing_off = run.due_only and record["next_attempt"] > self.clock()
-            if backing_off or tid in run.broken:
-                blocked.add(lane)
-                continue
-            delivery = self._attempt(page, target, run)
-            if delivery is None:
-                break  # out of time
-            if delivery.outcome == providers.SENT:
-                self._unlink(name)
-                run.report.sent += 1
-                self.log.info(
-                    "page sent",
-                    item=name,
-                    target=tid,
-                    status=delivery.status,
-                    dedup_key=page.dedup_key,
-                    attempts=record["attempts"] + 1,
-                )
-            elif delivery.outcome == providers.DEAD:
-                self._bury(name, record, delivery.status, delivery.detail, run)
-            else:
-                self._postpone(name, record, delivery, run)
-                blocked.add(lane)
-                run.broken.add(tid)
+            try:
+                if not self._item(name, run, blocked):
+                    break  # out of time
+            except Exception as exc:  # noqa: BLE001 - one item must never stop the others
+                # Whatever this item does to us (a value no check foresaw), the rest of the
+                # queue is delivered: it goes to corrupt/ with its reason, for a human.
+                self._quarantine(name, f"raised {type(exc).__name__}: {exc}", run)
         self._count(run, before)
 
-    def _attempt(self, page: Page, target: PageTarget, run: _Flush) -> providers.Delivery | None:
-        """One send with what is left of the budget; None when too little is left to try."""
+    def _item(self, name: str, run: _Flush, blocked: set[tuple[str, str]]) -> bool:
+        """Judge, schedule and maybe send one item; False when the budget ran out."""
+        loaded = self._load(name, run)
+        if loaded is None:
+            return True
+        record, page = loaded
+        tid = record["target"]
+        lane = (page.instance_key, tid)
+        if lane in blocked:
+            return True
+        target = self.targets.get(tid)
+        if target is None:
+            self._bury(name, record, None, "target no longer configured", run)
+            return True
+        backing_off = run.due_only and record["next_attempt"] > self.clock()
+        if backing_off or tid in run.broken:
+            blocked.add(lane)
+            return True
         try:
             request = providers.render(page, target)
-        except ValueError as exc:
-            return providers.Delivery(providers.DEAD, detail=str(exc))
-        if run.session is None:
-            import requests  # ~0.1 s, so it counts against the budget before the timeout
+        except (ValueError, OverflowError, OSError) as exc:
+            self._quarantine(name, f"cannot render: {type(exc).__name__}: {exc}", run)
+            return True
+        delivery = self._attempt(request, target, run)
+        if delivery is None:
+            return False
+        self._settle(name, record, page, delivery, run, blocked)
+        return True
 
-            run.session = requests.Session()
+    def _settle(
+        self, name: str, record: dict[str, Any], page: Page, delivery: providers.Delivery,
+        run: _Flush, blocked: set[tuple[str, str]],
+    ) -> None:
+        """Sent: gone; payload refused: dead/; anything else: it waits, its lane held back."""
+        tid = record["target"]
+        if delivery.outcome == providers.SENT:
+            self._unlink(name)
+            run.report.sent += 1
+            self.log.info(
+                "page sent",
+                item=name,
+                target=tid,
+                status=delivery.status,
+                dedup_key=page.dedup_key,
+                attempts=record["attempts"] + 1,
+            )
+        elif delivery.outcome == providers.DEAD:
+            self._bury(name, record, delivery.status, delivery.detail, run)
+        else:
+            self._postpone(name, record, delivery, run)
+            blocked.add((page.instance_key, tid))
+            run.broken.add(tid)
+
+    def _attempt(
+        self, request: providers.HttpRequest, target: PageTarget, run: _Flush
+    ) -> providers.Delivery | None:
+        """One send with what is left of the budget; None when too little is left to try."""
+        if run.session is None:
+            from lbcheck.notify.paging.transport import new_session
+
+            # ~0.1 s of imports (requests), so it counts against the budget before the timeout
+            run.session = new_session()
         timeout = run.deadline - time.monotonic()
         if timeout < MIN_ATTEMPT_TIME:
             return None
         if run.attempt_timeout is not None:
             timeout = min(timeout, run.attempt_timeout)
-        return providers.send(request, timeout, run.session)
+        try:
+            return providers.send(request, timeout, run.session,
+                                  providers.target_secrets(target))
+        except Exception as exc:  # noqa: BLE001 - a sending bug postpones, it loses nothing
+            return providers.Delivery(providers.RETRY, detail=f"{type(exc).__name__}: {exc}")
+
+    def backoff(self, attempts: int, delivery: providers.Delivery) -> float:
+        """Seconds until the next try after ``attempts`` failed ones; finite, capped."""
+        exponent = min(max(attempts - 1, 0), MAX_EXPONENT)
+        if delivery.outcome == providers.REJECTED:
+            return min(REJECTED_CAP, REJECTED_BASE * 2.0**exponent)
+        delay = min(self.backoff_cap, self.backoff_base * 2.0**exponent)
+        if delivery.retry_after is not None:
+            delay = min(self.retry_after_cap, max(delay, delivery.retry_after))
+        return delay
 
     def _postpone(
         self, name: str, record: dict[str, Any], delivery: providers.Delivery, run: _Flush
     ) -> None:
-        attempts = record["attempts"] + 1
-        delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempts - 1))
-        if delivery.retry_after is not None:
-            delay = min(self.retry_after_cap, max(delay, delivery.retry_after))
+        attempts = min(record["attempts"] + 1, MAX_ATTEMPTS)
+        delay = self.backoff(attempts, delivery)
+        rejected = delivery.outcome == providers.REJECTED
         error = f"{delivery.status or 'no answer'}: {delivery.detail}"[:300]
-        record.update(attempts=attempts, next_attempt=self.clock() + delay, last_error=error)
+        record.update(attempts=attempts, next_attempt=self.clock() + delay, last_error=error,
+                      rejected=rejected)
         with suppress(OSError):  # not rewritten: it is retried sooner, nothing is lost
             write_atomic(self.directory / name, _dump(record), durable=False)
+        fields = {"item": name, "target": record["target"], "status": delivery.status,
+                  "detail": delivery.detail, "attempts": attempts, "retry_in": round(delay, 3)}
+        if rejected:
+            run.report.rejected += 1
+            # Loud, every time: until someone fixes the key or URL nothing reaches on-call.
+            self.log.error("page refused by the pager: fix this target's key or URL; "
+                           "the page is kept and retried", **fields)
+            return
         run.report.failed += 1
-        self.log.warning(
-            "page delivery failed, will retry",
-            item=name,
-            target=record["target"],
-            status=delivery.status,
-            detail=delivery.detail,
-            attempts=attempts,
-            retry_in=round(delay, 3),
-        )
+        self.log.warning("page delivery failed, will retry", **fields)
 
     def _bury(
         self, name: str, record: dict[str, Any], status: int | None, reason: str, run: _Flush
@@ -350,7 +398,7 @@ class Outbox:
         except OSError:
             return []
         for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
+            if entry.is_dir(follow_symlinks=False) and entry.name in (DEAD, CORRUPT):
                 continue
             if entry.name.startswith(TEMP_PREFIX):
                 with suppress(OSError):
@@ -358,7 +406,7 @@ class Outbox:
                         self._remove_leftover(entry.name)
             elif entry.name.startswith("."):
                 continue  # our lock, sequence and stats files
-            elif ITEM_NAME.match(entry.name):
+            elif ITEM_NAME.match(entry.name) and entry.is_file(follow_symlinks=False):
                 names.append(entry.name)
             else:
                 self._quarantine(entry.name, "not an outbox item", run)
@@ -366,25 +414,15 @@ class Outbox:
 
     def _load(self, name: str, run: _Flush) -> tuple[dict[str, Any], Page] | None:
         try:
-            raw = (self.directory / name).read_bytes()
+            return read_item(self.directory / name)
         except FileNotFoundError:
+            return None
+        except (NotRegular, TooBig, ItemError) as exc:
+            self._quarantine(name, f"unreadable item: {exc}", run)
             return None
         except OSError as exc:
             self.log.error("cannot read outbox item", item=name, error=exc.strerror)
             return None
-        try:
-            record = json.loads(raw)
-            if not isinstance(record, dict):
-                raise TypeError("not a JSON object")
-            page = Page.from_dict(record["page"])
-            record["attempts"] = int(record["attempts"])
-            record["next_attempt"] = float(record["next_attempt"])
-            if not isinstance(record["target"], str):
-                raise TypeError("target is not a string")
-        except (ValueError, KeyError, TypeError) as exc:
-            self._quarantine(name, f"unreadable item: {type(exc).__name__}: {exc}", run)
-            return None
-        return record, page
 
     def _quarantine(self, name: str, reason: str, run: _Flush) -> None:
         corrupt = self.directory / CORRUPT
@@ -475,23 +513,24 @@ class Outbox:
         """How many items wait: a directory listing, no file read."""
         return len(self._item_names())
 
-    def waiting(self) -> list[Waiting]:
-        """Items still queued, oldest first; unreadable ones are left for the next flush."""
+    def waiting(self, limit: int | None = None) -> list[Waiting]:
+        """Items still queued, oldest first (the first ``limit`` of them); unreadable ones
+        are left for the next flush to quarantine."""
         found = []
-        for name in sorted(self._item_names()):
+        for name in sorted(self._item_names())[:limit]:
             try:
-                record = json.loads((self.directory / name).read_bytes())
-                page = Page.from_dict(record["page"])
-                found.append(Waiting(
-                    name=name,
-                    target=str(record["target"]),
-                    lane=(page.instance_key, str(record["target"])),
-                    attempts=int(record["attempts"]),
-                    next_attempt=float(record["next_attempt"]),
-                    last_error=str(record.get("last_error", "")),
-                ))
-            except (OSError, ValueError, KeyError, TypeError):
+                record, page = read_item(self.directory / name)
+            except (OSError, ItemError):
                 continue
+            found.append(Waiting(
+                name=name,
+                target=record["target"],
+                lane=(page.instance_key, record["target"]),
+                attempts=record["attempts"],
+                next_attempt=record["next_attempt"],
+                last_error=str(record.get("last_error", ""))[:300],
+                rejected=record.get("rejected") is True,
+            ))
         return found
 
     def next_due(self) -> float | None:
@@ -511,8 +550,10 @@ class Outbox:
         names = sorted(self._item_names())
         oldest = (time.time_ns() - int(names[0][:20])) / 1e9 if names else None
         totals = self._totals()
+        rejected = sum(w.rejected for w in self.waiting(MAX_STATS_READS)) if names else 0
         return OutboxStats(
             depth=len(names),
+            rejected=rejected,
             dead=_count_files(self.directory / DEAD),
             quarantined=_count_files(self.directory / CORRUPT),
             oldest_age=None if oldest is None else max(0.0, oldest),
@@ -524,24 +565,55 @@ class Outbox:
 
     def _totals(self) -> dict[str, int]:
         try:
-            raw = json.loads((self.directory / STATS_FILE).read_text())
-            return {k: int(v) for k, v in raw.items()}
-        except (OSError, ValueError, TypeError, AttributeError):
+            raw = json.loads(read_regular(self.directory / STATS_FILE, MAX_ITEM))
+            return {str(k): int(v) for k, v in raw.items()}
+        except (OSError, ValueError, TypeError, AttributeError, OverflowError, RecursionError):
             return {}
 
-    def _count(self, run: _Flush, before: tuple[int, int, int, int]) -> None:
+    def _count(self, run: _Flush, before: tuple[int, ...]) -> None:
         """Add this round's numbers to the running totals (we hold the flush lock)."""
-        report = run.report
-        after = (report.sent, report.failed, report.dead, report.quarantined)
+        after = _counts(run.report)
         if after == before:
             return
         totals = self._totals()
         for key, old, new in zip(
-            ("sent", "failed", "dead", "quarantined"), before, after, strict=True
+            ("sent", "failed", "rejected", "dead", "quarantined"), before, after, strict=True
         ):
             totals[key] = totals.get(key, 0) + new - old
         with suppress(OSError):
             write_atomic(self.directory / STATS_FILE, _dump(totals), durable=False)
+
+
+def _counts(report: FlushReport) -> tuple[int, ...]:
+    return (report.sent, report.failed, report.rejected, report.dead, report.quarantined)
+
+
+class ItemError(ValueError):
+    """An outbox file that is not an item we wrote: quarantine it."""
+
+
+def read_item(path: Path) -> tuple[dict[str, Any], Page]:
+    """One item, checked field by field: every value the flush will compute with is sane.
+
+    Raises :class:`ItemError` for damage (or a planted file), OSError when it cannot be read.
+    """
+    raw = read_regular(path, MAX_ITEM)
+    try:
+        record = json.loads(raw)
+        if not isinstance(record, dict):
+            raise TypeError("not a JSON object")
+        page = Page.from_dict(record["page"])
+        attempts, next_attempt = record["attempts"], record["next_attempt"]
+        if type(attempts) is not int or not 0 <= attempts <= MAX_ATTEMPTS:
+            raise ValueError(f"attempts {str(attempts)[:40]} is not a count")
+        if not isinstance(next_attempt, (int, float)) or not 0 <= next_attempt < 1e11:
+            raise ValueError(f"next_attempt {str(next_attempt)[:40]} is not a time")
+        if not isinstance(record["target"], str):
+            raise TypeError("target is not a string")
+    except (ValueError, KeyError, TypeError, RecursionError, OverflowError) as exc:
+        raise ItemError(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+    record["next_attempt"] = float(next_attempt)
+    return record, page
 
 
 def _dump(record: Mapping[str, Any]) -> bytes:

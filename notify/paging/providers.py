@@ -1,7 +1,9 @@
 """How each pager hears a page: PagerDuty Events v2, Opsgenie Alerts v2, a JSON webhook.
 
-:func:`render` is pure (page + target → the HTTP request), :func:`send` does the one POST and
-sorts the answer into sent / retry later / dead, which is all the outbox needs to know.
+:func:`render` is pure (page + target → the HTTP request), :func:`send` does the one POST
+(bounded in time and bytes by :mod:`.transport`) and sorts the answer into sent / retry
+later / rejected (our key or address: kept, retried slowly) / dead (the payload: never),
+which is all the outbox needs to know.
 ``requests`` is imported inside :func:`send`: it costs ~0.1 s, which a hook with a 0.5 s
 budget only pays when it really sends.
 
@@ -17,7 +19,9 @@ API facts used here (PagerDuty Events API v2, Opsgenie Alert API):
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,10 +29,20 @@ from urllib.parse import quote
 
 from lbcheck.config import PageTarget
 from lbcheck.notify.paging.policy import CRITICAL, RESOLVE, WARNING, Page
+from lbcheck.redact import redact, url_secrets
 
-SENT, RETRY, DEAD = "sent", "retry", "dead"
-# Rejections that will not change by sending again; 408/425/429 say "later", not "never".
+SENT, RETRY, REJECTED, DEAD = "sent", "retry", "rejected", "dead"
+# 408/425/429 say "later", not "never".
 TRANSIENT_4XX = (408, 425, 429)
+# The pager refuses *us*, not the page: a rotated or revoked key (401, 403), a disabled
+# integration or a wrong region (404, 410). The operator fixes the config and the page must
+# still be there, so these wait (slowly, loudly) instead of going to dead/.
+REJECTED_STATUSES = (401, 403, 404, 410)
+KEY_WORDS = ("routing_key", "routing key", "integration key", "api key", "api_key",
+             "genie", "token", "unauthori", "forbidden")
+MAX_REPLY_SCAN = 4096
+MAX_DETAIL = 200
+MAX_RETRY_AFTER = 86_400.0  # a day: past that a Retry-After is a bug, not a plan
 OPSGENIE_PRIORITY = {CRITICAL: "P1", WARNING: "P3"}  # info → P5
 USER_AGENT = "lbcheck-lbnotify"
 
@@ -43,7 +57,7 @@ class HttpRequest:
 
 @dataclass(frozen=True)
 class Delivery:
-    """What one attempt came to: ``outcome`` is SENT, RETRY or DEAD."""
+    """What one attempt came to: ``outcome`` is SENT, RETRY, REJECTED or DEAD."""
 
     outcome: str
     status: int | None = None
@@ -63,57 +77,85 @@ def render(page: Page, target: PageTarget) -> HttpRequest:
     raise ValueError(f"unknown page target type {target.type!r}")
 
 
-def send(request: HttpRequest, timeout: float, session: Any = None) -> Delivery:
-    """POST once; never raises for network trouble, only reports it as RETRY."""
-    import requests
-    from urllib3.util import Timeout
+def send(
+    request: HttpRequest, timeout: float, session: Any = None, secrets: Sequence[str] = ()
+) -> Delivery:
+    """POST once within ``timeout`` s of wall clock; network trouble is RETRY, never raised.
 
-    poster = session if session is not None else requests
+    ``secrets`` (the target's keys and URL credentials) are masked in the detail, which ends
+    up in log lines and the item's ``last_error``.
+    """
+    import requests
+
+    from lbcheck.notify.paging import transport
+
+    own = session is None
+    session = transport.new_session() if own else session
     try:
-        response = poster.request(
-            request.method,
-            request.url,
-            data=json.dumps(request.body).encode(),
-            headers={"User-Agent": USER_AGENT, **dict(request.headers)},
-            # total= bounds connect + read together; a (connect, read) pair could take both.
-            timeout=Timeout(total=timeout),
-            allow_redirects=False,
-        )
-    except requests.Timeout:
+        reply = transport.post(
+            session, request.url, json.dumps(request.body).encode(),
+            {"User-Agent": USER_AGENT, **dict(request.headers)}, timeout)
+    except (transport.DeadlinePassed, requests.Timeout):
         return Delivery(RETRY, detail=f"no answer within {timeout:.2f} s")
-    except requests.RequestException as exc:
-        return Delivery(RETRY, detail=_one_line(f"{type(exc).__name__}: {exc}"))
-    return classify(response.status_code, response.headers.get("Retry-After"), response.text)
+    except (requests.RequestException, OSError, ValueError) as exc:
+        detail = _one_line(f"{type(exc).__name__}: {exc}")
+        return Delivery(RETRY, detail=redact(detail, secrets)[:MAX_DETAIL])
+    finally:
+        if own:
+            session.close()
+    text = redact(reply.body.decode("utf-8", errors="replace"), secrets)
+    return classify(reply.status, reply.headers.get("Retry-After"), text)
+
+
+def target_secrets(target: PageTarget) -> list[str]:
+    """What must never reach a log line: keys, header values, credentials in the URL."""
+    found = [target.routing_key, target.api_key, *(value for _, value in target.headers)]
+    return [s for s in found if s] + url_secrets(target.url)
 
 
 def classify(
     status: int, retry_after: str | None, text: str = "", now: float | None = None
 ) -> Delivery:
-    """2xx sent; permanent 4xx dead; everything else (5xx, 408, 429, 3xx) later."""
-    detail = _one_line(text)[:200]
+    """2xx sent; a key or address refused: REJECTED (kept, retried slowly); a payload
+    refused: DEAD; everything else (5xx, 408, 425, 429, 3xx) RETRY."""
+    detail = _one_line(text)[:MAX_DETAIL]
     if 200 <= status < 300:
         return Delivery(SENT, status, detail=detail)
+    if status in REJECTED_STATUSES or (status == 400 and _about_a_key(text)):
+        return Delivery(REJECTED, status, detail=detail)
     if 400 <= status < 500 and status not in TRANSIENT_4XX:
         return Delivery(DEAD, status, detail=detail)
     return Delivery(RETRY, status, parse_retry_after(retry_after, now), detail)
 
 
+def _about_a_key(text: str) -> bool:
+    """A 400 naming the key (PagerDuty: "Length of 'routing_key' is incorrect") is the
+    operator's to fix, not the page's fault."""
+    lowered = text[:MAX_REPLY_SCAN].lower()
+    return any(word in lowered for word in KEY_WORDS)
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` is either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    """``Retry-After`` is either delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+
+    Anything else (``²`` passes ``isdigit``, not ``float``; a year 9999 date; ``1e400``) is
+    ignored: our own backoff applies. The result is finite and at most MAX_RETRY_AFTER.
+    """
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+    value = value.strip()[:64]
+    if value.isascii() and value.isdecimal():
+        return min(float(value), MAX_RETRY_AFTER)
     import email.utils  # ~15 ms: only a throttled answer with a date pays for it
 
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        delay = when.timestamp() - (time.time() if now is None else now)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return min(max(0.0, delay), MAX_RETRY_AFTER) if math.isfinite(delay) else None
 
 
 def _pagerduty(page: Page, target: PageTarget) -> HttpRequest:

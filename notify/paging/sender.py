@@ -289,10 +289,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config = load(args.config)
+        log = get_logger(config.log, "lbnotify").bind(role="sender")
     except ConfigError as exc:
         print(f"lbnotify sender: config error: {exc}", file=sys.stderr)
         return 2
-    log = get_logger(config.log, "lbnotify").bind(role="sender")
     try:
         lock_fd = _own_lock(config.page.outbox, args.lock_fd)
     except OSError as exc:

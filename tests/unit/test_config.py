@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,9 @@ SECRET = """\
 budget = 0.25
 [[page.target]]
 type = "pagerduty"
-routing_key = "R0UT1NGK3Y"
+routing_key = "R0UT1NGK3YR0UT1NGK3YR0UT1NGK3Y01"
 """
+PD_KEY = "0123456789abcdef0123456789ABCDEF"  # PagerDuty's keys have 32 characters
 
 
 def test_empty_mapping_gives_the_documented_defaults() -> None:
@@ -78,10 +80,10 @@ def test_unknown_key_is_an_error_naming_it(raw: dict[str, Any], names: str) -> N
     [
         ({"haproxy": "x"}, "[haproxy] must be a table"),
         ({"haproxy": {"socket": 5}}, "[haproxy] socket: expected a string, got 5"),
-        ({"announce": {"count": "3"}}, "[announce] count: expected a number, got '3'"),
+        ({"announce": {"count": "3"}}, "[announce] count: expected an integer, got '3'"),
         ({"page": {"budget": "fast"}}, "[page] budget: expected a number"),
         ({"log": {"format": "xml"}}, "[log] format must be json or logfmt, not 'xml'"),
-        ({"page": {"sender_give_up": -1}}, "[page] sender_give_up must be 0 (no sender)"),
+        ({"page": {"sender_give_up": -1}}, "[page] sender_give_up: expected a number of 0 or more"),
     ],
 )
 def test_wrong_type_is_an_error(raw: dict[str, Any], why: str) -> None:
@@ -91,22 +93,23 @@ def test_wrong_type_is_an_error(raw: dict[str, Any], why: str) -> None:
     assert why in str(caught.value)
 
 
-@pytest.mark.parametrize("kind", ["pagerduty", "opsgenie"])
-def test_page_target_gets_its_default_url(kind: str) -> None:
+@pytest.mark.parametrize(("kind", "key"), [("pagerduty", "routing_key"), ("opsgenie", "api_key")])
+def test_page_target_gets_its_default_url(kind: str, key: str) -> None:
     """PagerDuty and Opsgenie targets need no url: each type has its public endpoint."""
-    config = from_mapping({"page": {"target": [{"type": kind, "api_key": "K"}]}})
-    assert (PageTarget(kind, DEFAULT_PAGE_URLS[kind], api_key="K"),) == config.page.targets
+    config = from_mapping({"page": {"target": [{"type": kind, key: PD_KEY}]}})
+    expected = PageTarget(kind, DEFAULT_PAGE_URLS[kind], **{key: PD_KEY})
+    assert (expected,) == config.page.targets
     assert config.holds_secrets
 
 
 def test_page_targets_keep_order_and_overrides() -> None:
     """Targets keep file order; an explicit url wins; webhook headers become sorted pairs."""
     config = from_mapping({"page": {"outbox": "/tmp/o", "target": [
-        {"type": "webhook", "url": "https://hooks.example/lb", "headers": {"X-B": "2", "A": 1}},
-        {"type": "pagerduty", "url": "https://pd.example/v2/enqueue", "routing_key": "R"},
+        {"type": "webhook", "url": "https://hooks.example/lb", "headers": {"X-B": "2", "A": "1"}},
+        {"type": "pagerduty", "url": "https://pd.example/v2/enqueue", "routing_key": PD_KEY},
     ]}})
     assert (PageTarget("webhook", "https://hooks.example/lb", headers=(("A", "1"), ("X-B", "2"))),
-            PageTarget("pagerduty", "https://pd.example/v2/enqueue", routing_key="R")) == (
+            PageTarget("pagerduty", "https://pd.example/v2/enqueue", routing_key=PD_KEY)) == (
         config.page.targets)
     assert "/tmp/o" == config.page.outbox
 
@@ -116,15 +119,67 @@ def test_page_targets_keep_order_and_overrides() -> None:
     [
         ({"type": "slack", "url": "https://x"}, "type must be one of pagerduty, opsgenie"),
         ({"url": "https://x"}, "type must be one of"),
-        ({"type": "webhook"}, "a webhook [[page.target]] needs a url"),
+        ({"type": "webhook"}, "[[page.target]] type = 'webhook': needs a url"),
         ("pagerduty", "[[page.target]] must be a table"),
+        # Targets that load but could never deliver: every page refused or dead-lettered.
+        ({"type": "pagerduty"}, "needs routing_key (without spaces)"),
+        ({"type": "pagerduty", "routing_key": ""}, "needs routing_key"),
+        ({"type": "pagerduty", "routing_key": "R0UT1NGK3Y"},
+         "routing_key has 10 characters; PagerDuty's integration keys have 32"),
+        ({"type": "pagerduty", "routing_key": PD_KEY[:-1] + " "}, "needs routing_key"),
+        ({"type": "pagerduty", "routing_key": 12345}, "routing_key must be a string"),
+        ({"type": "opsgenie"}, "type = 'opsgenie': needs api_key"),
+        ({"type": "webhook", "url": "hooks.example/lb"}, "is not an http(s)://host/… URL"),
+        ({"type": "webhook", "url": "ftp://hooks.example/lb"}, "is not an http(s)://host/"),
+        ({"type": "webhook", "url": "http://127.0.0.1:99999/x"}, "is not an http(s)://host/"),
+        ({"type": "webhook", "url": "http:///x"}, "is not an http(s)://host/"),
+        ({"type": "webhook", "url": "http://h/x y"}, "is not an http(s)://host/"),
+        ({"type": "webhook", "url": 5}, "url must be a string"),
+        ({"type": "webhook", "url": "http://h/", "headers": {"X-A": "1\r\nX-B: 2"}},
+         "header X-A: the value must be one line of text"),
+        ({"type": "webhook", "url": "http://h/", "headers": {"X A": "1"}},
+         "'X A' is not an HTTP header name"),
+        ({"type": "webhook", "url": "http://h/", "headers": {"X-A": 1}},
+         "header X-A: the value must be one line"),
     ],
 )
 def test_invalid_page_target(target: Any, why: str) -> None:
-    """An unknown type, a webhook without url, or a non-table target is a ConfigError."""
+    """An unknown type, a target missing what it needs to deliver, a URL no request can go
+    to, or a non-table target is a ConfigError naming it — never a loaded target that
+    silently dead-letters every page."""
     with pytest.raises(ConfigError) as caught:
         from_mapping({"page": {"target": [target]}})
     assert why in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ({"page": {"target": 5}}, "page targets are [[page.target]] tables, not 5"),
+        ({"page": {"target": {"type": "webhook"}}}, "page targets are [[page.target]] tables"),
+        ({"page": {"budget": math.nan}}, "[page] budget: expected a number in 0.01..600"),
+        ({"page": {"budget": math.inf}}, "[page] budget: expected a number in 0.01..600"),
+        ({"page": {"budget": 0}}, "[page] budget: expected a number in 0.01..600, got 0"),
+        ({"page": {"flap_window": -1}}, "[page] flap_window: expected a number of 0 or more"),
+        ({"page": {"budget": True}}, "[page] budget: expected a number, got True"),
+        ({"announce": {"count": 1.5}}, "[announce] count: expected an integer, got 1.5"),
+        ({"announce": {"count": 0}}, "[announce] count: expected an integer in 1..100"),
+        ({"announce": {"interval": 1e9}}, "[announce] interval: expected a number in 0..60"),
+        ({"notify": {"state_dir": ""}}, "[notify] state_dir: needs an absolute path, not ''"),
+        ({"check": {"state_dir": "run"}}, "[check] state_dir: needs an absolute path"),
+        ({"page": {"outbox": "outbox"}}, "[page] outbox: needs an absolute path"),
+        ({"notify": {"metrics_file": "x.prom"}}, "[notify] metrics_file: needs an absolute"),
+        ({"log": {"target": "lbcheck.jsonl"}}, "[log] target: syslog, stderr or an absolute"),
+        ({"haproxy": {"socket": "/run/a\0b"}}, "[haproxy] socket: contains a NUL"),
+    ],
+)
+def test_values_that_cannot_work_are_config_errors(raw: dict[str, Any], why: str) -> None:
+    """Each of these once became an internal error, a page never sent or files written into
+    whatever directory keepalived started us in; now it is one line naming the key."""
+    with pytest.raises(ConfigError) as caught:
+        from_mapping(raw)
+    assert why in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize("page", [5, "x"])
@@ -216,6 +271,22 @@ def test_secrets_owned_by_someone_else_are_refused(tmp_path: Path) -> None:
     """A 0600 file owned by another user could be rewritten by that user: refused."""
     config = _secret_file(tmp_path, 0o600, uid=1000)
     with pytest.raises(ConfigError, match="holds paging keys but is not owned by root"):
+        check_secret_permissions(config)
+
+
+@pytest.mark.parametrize("url", [
+    "https://hooks.example/services/T024BE7LD/B0123ABCD/XXXXXXXXXXXXXXXXXXXXXXXX",
+    "https://hooks.example/lbcheck?token=s3cr3t",
+    "https://lb:pa55word@hooks.example/lbcheck",
+])
+def test_webhook_url_with_credentials_is_a_secret(tmp_path: Path, url: str) -> None:
+    """A webhook's token in its URL is its key: such a file must be root's 0600 too."""
+    path = tmp_path / "lbcheck.toml"
+    path.write_text(f'[page]\n[[page.target]]\ntype = "webhook"\nurl = "{url}"\n')
+    path.chmod(0o644)
+    config = load(str(path))
+    assert config.holds_secrets
+    with pytest.raises(ConfigError, match="holds paging keys but is"):
         check_secret_permissions(config)
 
 

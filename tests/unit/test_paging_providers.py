@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from lbcheck.config import PageTarget
 from lbcheck.notify.paging.policy import CRITICAL, INFO, RESOLVE, TRIGGER, Page
-from lbcheck.notify.paging.providers import DEAD, RETRY, SENT, classify, parse_retry_after, render
+from lbcheck.notify.paging.providers import (
+    DEAD,
+    REJECTED,
+    RETRY,
+    SENT,
+    classify,
+    parse_retry_after,
+    render,
+)
 
 PAGE = Page(
     action=TRIGGER,
@@ -79,10 +87,18 @@ def test_webhook_posts_the_page_with_configured_headers() -> None:
     assert ("X-Token", "s3") in request.headers
 
 
-def test_answers_sort_into_sent_retry_and_dead() -> None:
-    """2xx sent; 400/401/403/404/422 dead; 408, 429, 5xx and redirects retried."""
+def test_answers_sort_into_sent_retry_rejected_and_dead() -> None:
+    """2xx sent; a refused key or address (401/403/404/410, a 400 naming the key) rejected
+    — kept and retried slowly; a refused payload (400, 413, 422) dead; 408, 429, 5xx and
+    redirects retried."""
     assert [SENT, SENT] == [classify(s, None).outcome for s in (200, 202)]
-    assert [DEAD] * 5 == [classify(s, None).outcome for s in (400, 401, 403, 404, 422)]
+    assert [REJECTED] * 4 == [classify(s, None).outcome for s in (401, 403, 404, 410)]
+    pagerduty_bad_key = ('{"status":"invalid event","message":"Event object is invalid",'
+                         '"errors":["Length of \'routing_key\' is incorrect (should be 32 '
+                         'characters)"]}')
+    assert REJECTED == classify(400, None, pagerduty_bad_key).outcome
+    bad_payload = '{"status":"invalid event","errors":["\'payload.severity\' is invalid"]}'
+    assert [DEAD] * 3 == [classify(s, None, bad_payload).outcome for s in (400, 413, 422)]
     assert [RETRY] * 5 == [classify(s, None).outcome for s in (408, 429, 500, 503, 302)]
 
 
@@ -92,4 +108,9 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert 30.0 == parse_retry_after("Thu, 01 Jan 1970 00:00:30 GMT", now=0.0)
     assert 0.0 == parse_retry_after("Thu, 01 Jan 1970 00:00:30 GMT", now=100.0)
     assert [None, None] == [parse_retry_after(v) for v in ("", "soon")]
+    # Each of these once raised out of the flush and stopped all paging (issue 16).
+    assert [None] * 4 == [parse_retry_after(v) for v in ("²", "٣", "1e400", "-5")]
+    assert None is parse_retry_after("Fri, 99 Dec 9999 99:99:99 GMT")
+    assert 86_400.0 == parse_retry_after("9" * 400)
+    assert 86_400.0 == parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=0.0)
     assert 2.0 == classify(429, "2").retry_after
