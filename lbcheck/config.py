@@ -14,12 +14,16 @@ DEFAULT_PATH = "/etc/lbcheck/lbcheck.toml"
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 DEFAULT_PIDFILE = "/run/haproxy.pid"
 
-PAGE_TYPES = ("pagerduty", "opsgenie", "webhook")
+PAGE_TYPES = ("pagerduty", "opsgenie", "webhook", "alertmanager")
 DEFAULT_PAGE_URLS = {
     "pagerduty": "https://events.pagerduty.com/v2/enqueue",
     "opsgenie": "https://api.opsgenie.com/v2/alerts",
     "webhook": "",
+    "alertmanager": "",  # every site runs its own: http://HOST:9093
 }
+# Alertmanager resolves an alert nobody re-sends once its endsAt passes; lbnotify sets endsAt
+# 300 s ahead (providers.FIRING_HOLD), so re-sending at most every 120 s survives one miss.
+MAX_RESEND_INTERVAL = 120.0
 
 
 class ConfigError(Exception):
@@ -64,6 +68,9 @@ class PageSection(NamedTuple):
     flap_window: float = 60.0
     # Seconds the detached sender keeps retrying what a hook could not deliver; 0 = no sender.
     sender_give_up: float = 900.0
+    # Seconds between re-sends of an open FAULT to targets that forget what is not re-sent
+    # (Alertmanager), by the FIFO reader's idle time and `lbnotify flush` (the timer's minute).
+    resend_interval: float = 60.0
     targets: tuple[PageTarget, ...] = ()
 
 
@@ -133,6 +140,10 @@ def from_mapping(raw: dict[str, Any], path: str | None = None) -> Config:
     )
     if config.page.sender_give_up < 0:
         raise ConfigError(f"{where}: [page] sender_give_up must be 0 (no sender) or more seconds")
+    if not 0 < config.page.resend_interval <= MAX_RESEND_INTERVAL:
+        raise ConfigError(f"{where}: [page] resend_interval must be more than 0 and at most "
+                          f"{MAX_RESEND_INTERVAL:g} seconds (Alertmanager forgets alerts not "
+                          "re-sent within 300 s)")
     if config.log.format not in ("json", "logfmt"):
         raise ConfigError(f"{where}: [log] format must be json or logfmt, not {config.log.format!r}")
     return config

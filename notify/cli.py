@@ -150,6 +150,7 @@ def flush(ctx: Context, budget: float, due_only: bool) -> int:
 
     try:
         paging.queue_summaries(ctx.config.page, ctx.config.notify.state_dir, ctx.router, ctx.log)
+        paging.queue_resends(ctx.config.page, ctx.config.notify.state_dir, ctx.router, ctx.log)
         report = paging.flush(ctx.config.page, ctx.log, budget=budget, due_only=due_only,
                               lock_wait=0.0 if due_only else budget)
     except OutboxError as exc:
