@@ -24,6 +24,11 @@ DEFAULT_PAGE_URLS = {
 # Alertmanager resolves an alert nobody re-sends once its endsAt passes; lbnotify sets endsAt
 # 300 s ahead (providers.FIRING_HOLD), so re-sending at most every 120 s survives one miss.
 MAX_RESEND_INTERVAL = 120.0
+# Atlassian turns Opsgenie off; its REST API (what an opsgenie target posts to) ends then.
+OPSGENIE_SUNSET = (
+    "Opsgenie's REST API ends on 2027-04-05 (Atlassian is turning Opsgenie off): move the "
+    "opsgenie [[page.target]] to PagerDuty, Alertmanager or a webhook before then"
+)
 
 
 class ConfigError(Exception):
@@ -92,6 +97,17 @@ class Config(NamedTuple):
     @property
     def holds_secrets(self) -> bool:
         return any(t.routing_key or t.api_key or t.headers for t in self.page.targets)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What lbnotify tells the operator at start-up: valid today, a problem later.
+
+        A property, not a load-time side effect: the loader is shared with the every-second
+        ``lbcheck`` check, which must neither pay for nor print lbnotify's concerns.
+        """
+        if any(t.type == "opsgenie" for t in self.page.targets):
+            return (OPSGENIE_SUNSET,)
+        return ()
 
 
 def locate(explicit: str | None = None) -> str | None:

@@ -35,6 +35,8 @@ def cli(ctx: click.Context, verbose: int, config_path: str | None) -> None:
     if verbose:
         config = config._replace(log=LogSection(target="stderr", format=config.log.format))
     ctx.obj = _context(config)
+    for warning in config.warnings:  # once per run: hooks and the FIFO reader alike
+        ctx.obj.log.warning("config_warning", message=warning, config=config.path)
 
 
 def _context(config: Config) -> Context:

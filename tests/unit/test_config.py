@@ -249,3 +249,10 @@ def test_resend_interval_must_leave_room_for_a_missed_resend(interval: float) ->
         from_mapping({"page": {"resend_interval": interval}})
     assert 60.0 == from_mapping({}).page.resend_interval
 
+
+def test_opsgenie_target_warns_of_the_sunset_and_others_do_not() -> None:
+    """Opsgenie still works (a warning, not an error) until its REST API ends on 2027-04-05."""
+    opsgenie = from_mapping({"page": {"target": [{"type": "opsgenie", "api_key": "K"}]}})
+    [warning] = opsgenie.warnings
+    assert "2027-04-05" in warning
+    assert () == from_mapping({"page": {"target": [{"type": "pagerduty"}]}}).warnings
