@@ -9,6 +9,8 @@ The room, in the order a page travels through it:
 - :mod:`.sender` — the detached process that delivers what a hook's budget left waiting.
 
 This module is the page handler in one call: remember, decide, enqueue, then try to send.
+At idle time (the FIFO reader, ``lbnotify flush``) it also pages flap summaries and re-sends
+open FAULTs to the pagers that forget them (:func:`queue_resends`).
 The order is what keeps the promise "nothing is lost": pages reach the outbox before the
 memory says they were sent, so a crash in between at worst repeats a page (harmless, the
 dedup key is the same) and never drops one. :func:`queue_event` must run under the caller's

@@ -231,8 +231,12 @@ def _description(page: Page) -> str:
 
 
 def _rfc3339(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    """Epoch seconds as Alertmanager's RFC 3339; ValueError (the page is dead) if no date."""
+    try:
+        when = datetime.fromtimestamp(at, UTC)
+    except (OverflowError, OSError) as exc:  # a hand-edited outbox item: not worth retrying
+        raise ValueError(f"time {at!r} is not a date: {exc}") from None
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _one_line(text: str) -> str:

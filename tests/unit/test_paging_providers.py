@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lbcheck.config import MAX_RESEND_INTERVAL, PageTarget
 from lbcheck.notify.paging.policy import CRITICAL, INFO, RESOLVE, TRIGGER, Page
 from lbcheck.notify.paging.providers import (
@@ -160,3 +162,10 @@ def test_alertmanager_answers_sort_into_sent_rejected_and_later() -> None:
 def test_firing_hold_outlasts_two_of_the_longest_resend_intervals() -> None:
     """One missed re-send (a timer run lost) must not let Alertmanager resolve the FAULT."""
     assert FIRING_HOLD > 2 * MAX_RESEND_INTERVAL
+
+
+def test_alertmanager_page_without_a_date_is_a_value_error() -> None:
+    """render's contract: ValueError makes the outbox dead-letter the item, not crash."""
+    for at in (1e20, float("inf"), float("nan"), 1e12):
+        with pytest.raises(ValueError):
+            render(Page(**{**PAGE.to_dict(), "at": at}), ALERTMANAGER)
