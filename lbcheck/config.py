@@ -16,11 +16,12 @@ DEFAULT_PATH = "/etc/lbcheck/lbcheck.toml"
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 DEFAULT_PIDFILE = "/run/haproxy.pid"
 
-PAGE_TYPES = ("pagerduty", "opsgenie", "webhook")
+PAGE_TYPES = ("pagerduty", "opsgenie", "webhook", "alertmanager")
 DEFAULT_PAGE_URLS = {
     "pagerduty": "https://events.pagerduty.com/v2/enqueue",
     "opsgenie": "https://api.opsgenie.com/v2/alerts",
     "webhook": "",
+    "alertmanager": "",  # every site runs its own: http://HOST:9093
 }
 # What a target cannot work without: loading it anyway dead-letters (or refuses) every page.
 REQUIRED_KEYS = {"pagerduty": ("routing_key",), "opsgenie": ("api_key",)}
@@ -35,6 +36,14 @@ RANGES: dict[tuple[str, str], tuple[float, float]] = {
 # keepalived happened to start us in.
 ABSOLUTE_PATHS = (("check", "state_dir"), ("notify", "state_dir"), ("page", "outbox"))
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# Alertmanager resolves an alert nobody re-sends once its endsAt passes; lbnotify sets endsAt
+# 300 s ahead (providers.FIRING_HOLD), so re-sending at most every 120 s survives one miss.
+MAX_RESEND_INTERVAL = 120.0
+# Atlassian turns Opsgenie off; its REST API (what an opsgenie target posts to) ends then.
+OPSGENIE_SUNSET = (
+    "Opsgenie's REST API ends on 2027-04-05 (Atlassian is turning Opsgenie off): move the "
+    "opsgenie [[page.target]] to PagerDuty, Alertmanager or a webhook before then"
+)
 
 
 class ConfigError(Exception):
@@ -79,6 +88,9 @@ class PageSection(NamedTuple):
     flap_window: float = 60.0
     # Seconds the detached sender keeps retrying what a hook could not deliver; 0 = no sender.
     sender_give_up: float = 900.0
+    # Seconds between re-sends of an open FAULT to targets that forget what is not re-sent
+    # (Alertmanager), by the FIFO reader's idle time and `lbnotify flush` (the timer's minute).
+    resend_interval: float = 60.0
     targets: tuple[PageTarget, ...] = ()
 
 
@@ -104,6 +116,17 @@ class Config(NamedTuple):
 
         return any(t.routing_key or t.api_key or t.headers or url_has_credentials(t.url)
                    for t in self.page.targets)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What lbnotify tells the operator at start-up: valid today, a problem later.
+
+        A property, not a load-time side effect: the loader is shared with the every-second
+        ``lbcheck`` check, which must neither pay for nor print lbnotify's concerns.
+        """
+        if any(t.type == "opsgenie" for t in self.page.targets):
+            return (OPSGENIE_SUNSET,)
+        return ()
 
 
 def locate(explicit: str | None = None) -> str | None:
@@ -153,6 +176,10 @@ def from_mapping(raw: dict[str, Any], path: str | None = None) -> Config:
         page=_section(PageSection, {"page": page}, "page", where, targets=targets),
         notify=_section(NotifySection, raw, "notify", where),
     )
+    if not 0 < config.page.resend_interval <= MAX_RESEND_INTERVAL:
+        raise ConfigError(f"{where}: [page] resend_interval must be more than 0 and at most "
+                          f"{MAX_RESEND_INTERVAL:g} seconds (Alertmanager forgets alerts not "
+                          "re-sent within 300 s)")
     if config.log.format not in ("json", "logfmt"):
         raise ConfigError(f"{where}: [log] format must be json or logfmt, not {config.log.format!r}")
     _check_paths(config, where)

@@ -35,6 +35,8 @@ def cli(ctx: click.Context, verbose: int, config_path: str | None) -> None:
     if verbose:
         config = config._replace(log=LogSection(target="stderr", format=config.log.format))
     ctx.obj = _context(config)
+    for warning in config.warnings:  # once per run: hooks and the FIFO reader alike
+        ctx.obj.log.warning("config_warning", message=warning, config=config.path)
 
 
 def _context(config: Config) -> Context:
@@ -150,6 +152,7 @@ def flush(ctx: Context, budget: float, due_only: bool) -> int:
 
     try:
         paging.queue_summaries(ctx.config.page, ctx.config.notify.state_dir, ctx.router, ctx.log)
+        paging.queue_resends(ctx.config.page, ctx.config.notify.state_dir, ctx.router, ctx.log)
         report = paging.flush(ctx.config.page, ctx.log, budget=budget, due_only=due_only,
                               lock_wait=0.0 if due_only else budget)
     except OutboxError as exc:

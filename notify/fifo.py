@@ -164,7 +164,8 @@ class FifoReader:
         self.worker.start()
 
     def _idle(self) -> None:
-        """Page the flap summaries; whatever waits goes to the sender (or is flushed here).
+        """Page the flap summaries and the open FAULTs Alertmanager must hear again; whatever
+        waits goes to the sender (or is flushed here).
 
         The sender, not this thread, retries: its requests may take seconds (a slow pager),
         which would hold up the next events' handling and announcements here.
@@ -176,6 +177,8 @@ class FifoReader:
         try:
             paging.queue_summaries(page, self.ctx.config.notify.state_dir, self.ctx.router,
                                    self.ctx.log)
+            paging.queue_resends(page, self.ctx.config.notify.state_dir, self.ctx.router,
+                                 self.ctx.log)
             if hand_off_enabled(page):
                 if Outbox.from_section(page).depth():
                     hand_off(page, self.ctx.config.path)

@@ -25,7 +25,14 @@ class LockError(Exception):
 @contextmanager
 def locked(state_dir: str, event: Event, timeout: float = 10.0) -> Iterator[None]:
     """Exclusive per-instance lock (flock: released by the kernel if we die holding it)."""
-    path = Path(state_dir) / "locks" / f"{event.kind.lower()}-{event.name}.lock"
+    with locked_instance(state_dir, event.kind, event.name, timeout):
+        yield
+
+
+@contextmanager
+def locked_instance(state_dir: str, kind: str, name: str, timeout: float) -> Iterator[None]:
+    """The same lock by kind and name: idle-time work on instances no event names."""
+    path = Path(state_dir) / "locks" / f"{kind.lower()}-{name}.lock"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -9,6 +9,8 @@ The room, in the order a page travels through it:
 - :mod:`.sender` — the detached process that delivers what a hook's budget left waiting.
 
 This module is the page handler in one call: remember, decide, enqueue, then try to send.
+At idle time (the FIFO reader, ``lbnotify flush``) it also pages flap summaries and re-sends
+open FAULTs to the pagers that forget them (:func:`queue_resends`).
 The order is what keeps the promise "nothing is lost": pages reach the outbox before the
 memory says they were sent, so a crash in between at worst repeats a page (harmless, the
 dedup key is the same) and never drops one. :func:`queue_event` must run under the caller's
@@ -23,12 +25,18 @@ import time
 from typing import Any
 
 from lbcheck.config import PageSection
+from lbcheck.notify import lock
 from lbcheck.notify.events import Event
 from lbcheck.notify.paging import memory as page_memory
 from lbcheck.notify.paging.outbox import FlushReport, Outbox
-from lbcheck.notify.paging.policy import Page, decide, pending_summary
+from lbcheck.notify.paging.policy import Page, decide, pending_summary, resend
+from lbcheck.notify.paging.providers import needs_resend
 
-__all__ = ["flush", "queue_event", "queue_summaries", "router_name"]
+__all__ = ["flush", "queue_event", "queue_resends", "queue_summaries", "router_name"]
+
+# An idle-time re-send never waits long for an instance a hook is handling right now: that
+# hook decides the instance's fate, and the next idle moment re-sends if it is still due.
+RESEND_LOCK_WAIT = 0.2
 
 
 def router_name() -> str:
@@ -77,6 +85,61 @@ def queue_summaries(
             queued.append(page)
         if decision.memory != memory:
             page_memory.save(state_dir, decision.memory)
+    return queued
+
+
+def queue_resends(
+    section: PageSection,
+    state_dir: str | os.PathLike[str],
+    router: str,
+    log: Any = None,
+    now: float | None = None,
+) -> list[Page]:
+    """At idle time: each open FAULT again, for the targets that forget it (Alertmanager).
+
+    Through the outbox like every page (durable, retried, in order with the instance's
+    trigger and resolve), under the instance lock so a resolve a hook is recording cannot
+    be overtaken by a stale re-send. Rate-limited by :func:`.policy.resend` with the time
+    kept in the page memory, so restarts and the flush timer's separate processes agree.
+    A target that still has a page of this instance waiting gets none: that page refreshes
+    the alert when it goes out, and an outage does not pile up one re-send per interval.
+    """
+    outbox = Outbox.from_section(section, log)
+    wanting = [tid for tid, target in outbox.targets.items() if needs_resend(target)]
+    if not wanting:
+        return []
+    now = time.time() if now is None else now
+    interval = section.resend_interval
+    queued: list[Page] = []
+    busy: set[tuple[str, str]] | None = None  # lanes with a page waiting, read once if needed
+    for seen in page_memory.all_memories(state_dir):
+        if not resend(seen, router, interval, now).pages:
+            continue  # the common case, decided without a lock or a write
+        try:
+            with lock.locked_instance(str(state_dir), seen.kind, seen.name, RESEND_LOCK_WAIT):
+                memory = page_memory.load(state_dir, seen.kind, seen.name)
+                decision = resend(memory or seen, router, interval, now)
+                if memory is None or not decision.pages:
+                    continue
+                if busy is None:
+                    busy = {item.lane for item in outbox.waiting()}
+                queued += _enqueue_resend(outbox, decision.pages, wanting, busy)
+                page_memory.save(state_dir, decision.memory)
+        except (lock.LockError, page_memory.PageMemoryError) as exc:
+            if log is not None:
+                log.warning("fault_resend_skipped", kind=seen.kind, instance=seen.name,
+                            reason=str(exc))
+    return queued
+
+
+def _enqueue_resend(outbox: Outbox, pages: tuple[Page, ...], wanting: list[str],
+                    busy: set[tuple[str, str]]) -> list[Page]:
+    queued = []
+    for page in pages:
+        only = [tid for tid in wanting if (page.instance_key, tid) not in busy]
+        if only:
+            outbox.enqueue(page, only)
+            queued.append(page)
     return queued
 
 

@@ -29,7 +29,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,11 +158,17 @@ class Outbox:
 
     # -- enqueue -------------------------------------------------------------------------
 
-    def enqueue(self, page: Page) -> list[Path]:
-        """Write ``page`` once per target; when this returns, the page survives a crash."""
+    def enqueue(self, page: Page, only: Collection[str] | None = None) -> list[Path]:
+        """Write ``page`` once per target; when this returns, the page survives a crash.
+
+        ``only``: the target ids (:func:`target_id`) to write it for, when not every target
+        wants it (an open FAULT re-sent to Alertmanager, which forgets what is not repeated).
+        """
         self._ensure_dirs()
         paths = []
         for tid in self.targets:
+            if only is not None and tid not in only:
+                continue
             try:
                 seq = self._next_seq()
             except OSError as exc:

@@ -19,6 +19,9 @@ The rules, and why:
   silently merge into last week's still-open info alert.
 - FIFO-only priority notices and transitions nobody acts on (→ BACKUP at start-up) page no
   one.
+- **An open FAULT is re-sent** every ``interval`` (:func:`resend`) to the pagers that forget
+  an alert nobody repeats (Alertmanager resolves it once its ``endsAt`` passes, and loses it
+  on a restart). Same key, so the pagers that remember see nothing new.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ TRIGGER, RESOLVE = "trigger", "resolve"
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 # PagerDuty caps dedup_key at 255 characters; Opsgenie's alias allows 512.
 MAX_DEDUP_KEY = 255
+# resend() is due this fraction of an interval early: a timer firing every interval may run
+# a little sooner than the last re-send plus the interval.
+RESEND_SLACK = 0.1
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,10 @@ class Memory:
     # the state last changed (or was first heard of).
     transitions: int = 0
     changed_at: float | None = None
+    # The open FAULT episode: when it began (the alert's start, on every re-send) and when it
+    # was last re-sent (rate limit of :func:`resend`, kept on disk so restarts keep it).
+    fault_since: float | None = None
+    resent_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,11 +180,13 @@ def decide(
             return Decision((), moved)
         summary = f"{router}: {what} entered FAULT{_was(previous)}"
         key = fault_key(router, event.kind, event.name)
-        return Decision((page(TRIGGER, CRITICAL, key, summary),), replace(moved, fault_open=True))
+        opened = replace(moved, fault_open=True, fault_since=event.received, resent_at=None)
+        return Decision((page(TRIGGER, CRITICAL, key, summary),), opened)
     if memory.fault_open and state in ("MASTER", "BACKUP"):
         summary = f"{router}: {what} left FAULT, now {state}"
         key = fault_key(router, event.kind, event.name)
-        return Decision((page(RESOLVE, CRITICAL, key, summary),), replace(moved, fault_open=False))
+        closed = replace(moved, fault_open=False, fault_since=None, resent_at=None)
+        return Decision((page(RESOLVE, CRITICAL, key, summary),), closed)
     if state == previous or memory.fault_open:
         return Decision((), moved)
     notice = _notice(state, previous, router, what)
@@ -219,6 +231,36 @@ def pending_summary(memory: Memory, router: str, flap_window: float, now: float)
         suppressed=memory.suppressed,
     )
     return Decision((page,), replace(memory, last_notice_at=now, suppressed=0))
+
+
+def resend(memory: Memory, router: str, interval: float, now: float) -> Decision:
+    """The open FAULT again, once ``interval`` has passed since it was last sent.
+
+    For pagers that keep an alert only while it is repeated (Alertmanager). A caller that
+    comes back every ``interval`` (the flush timer's minute) must not miss by a hair and wait
+    a second interval, hence the slack. Meant for idle moments, under the instance lock.
+    """
+    if not memory.fault_open:
+        return Decision((), memory)
+    since = memory.fault_since if memory.fault_since is not None else memory.changed_at
+    last = memory.resent_at if memory.resent_at is not None else since
+    if last is not None and now - last < interval * (1 - RESEND_SLACK):
+        return Decision((), memory)
+    what = f"VRRP {memory.kind.lower()} {memory.name}"
+    page = Page(
+        action=TRIGGER,
+        severity=CRITICAL,
+        dedup_key=fault_key(router, memory.kind, memory.name),
+        summary=f"{router}: {what} is in FAULT",
+        router=router,
+        kind=memory.kind,
+        name=memory.name,
+        state=memory.state or "FAULT",
+        previous=None,
+        priority=None,
+        at=since if since is not None else now,
+    )
+    return Decision((page,), replace(memory, resent_at=now))
 
 
 def _notice(state: str, previous: str | None, router: str, what: str) -> tuple[str, str] | None:

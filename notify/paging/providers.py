@@ -1,4 +1,5 @@
-"""How each pager hears a page: PagerDuty Events v2, Opsgenie Alerts v2, a JSON webhook.
+"""How each pager hears a page: PagerDuty Events v2, Opsgenie Alerts v2, Alertmanager API v2,
+a JSON webhook.
 
 :func:`render` is pure (page + target → the HTTP request), :func:`send` does the one POST
 (bounded in time and bytes by :mod:`.transport`) and sorts the answer into sent / retry
@@ -14,6 +15,12 @@ API facts used here (PagerDuty Events API v2, Opsgenie Alert API):
 - Opsgenie: ``POST /v2/alerts`` (``message`` ≤ 130, ``alias`` ≤ 512, ``priority`` P1..P5,
   ``description``), ``POST /v2/alerts/{alias}/close?identifierType=alias``; header
   ``Authorization: GenieKey KEY``; 202 accepted (processed asynchronously).
+- Alertmanager: ``POST /api/v2/alerts`` with a JSON array of alerts (``labels``,
+  ``annotations``, ``startsAt``, ``endsAt``: RFC 3339); 200 stored, 400 invalid alerts,
+  5xx later. An alert is identified by its label set, and is resolved once its ``endsAt``
+  has passed: a firing one must be re-sent before then (:func:`needs_resend`), and a resolve
+  is the same labels with ``endsAt`` now. Alerts live in its memory only: a restart forgets
+  them until the next re-send.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from typing import Any
 from urllib.parse import quote
 
 from lbcheck.config import PageTarget
-from lbcheck.notify.paging.policy import CRITICAL, RESOLVE, WARNING, Page
+from lbcheck.notify.paging.policy import CRITICAL, RESOLVE, WARNING, Page, fault_key
 from lbcheck.redact import redact, url_secrets
 
 SENT, RETRY, REJECTED, DEAD = "sent", "retry", "rejected", "dead"
@@ -44,6 +51,16 @@ MAX_REPLY_SCAN = 4096
 MAX_DETAIL = 200
 MAX_RETRY_AFTER = 86_400.0  # a day: past that a Retry-After is a bug, not a plan
 OPSGENIE_PRIORITY = {CRITICAL: "P1", WARNING: "P3"}  # info → P5
+# How long Alertmanager keeps a FAULT firing without hearing it again: well past two re-send
+# intervals (config.MAX_RESEND_INTERVAL), so one missed re-send does not resolve it.
+FIRING_HOLD = 300.0
+# A notice (takeover, step-down, flap summary) fires this long after it happened, then
+# resolves by itself: long enough for Alertmanager's group_wait to route it, and nothing
+# will resolve it explicitly.
+NOTICE_HOLD = 300.0
+FAULT_ALERT, NOTICE_ALERT = "VRRPInstanceFault", "VRRPTransition"
+# The pagers that forget an alert unless it is repeated.
+RESEND_TYPES = ("alertmanager",)
 USER_AGENT = "lbcheck-lbnotify"
 
 
@@ -52,7 +69,7 @@ class HttpRequest:
     method: str
     url: str
     headers: tuple[tuple[str, str], ...]
-    body: dict[str, Any]
+    body: dict[str, Any] | list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -71,10 +88,17 @@ def render(page: Page, target: PageTarget) -> HttpRequest:
         return _pagerduty(page, target)
     if target.type == "opsgenie":
         return _opsgenie(page, target)
+    if target.type == "alertmanager":
+        return _alertmanager(page, target)
     if target.type == "webhook":
         headers = (("Content-Type", "application/json"), *target.headers)
         return HttpRequest("POST", target.url, headers, page.to_dict())
     raise ValueError(f"unknown page target type {target.type!r}")
+
+
+def needs_resend(target: PageTarget) -> bool:
+    """Whether ``target`` must hear an open FAULT again and again to keep it open."""
+    return target.type in RESEND_TYPES
 
 
 def send(
@@ -199,6 +223,62 @@ def _opsgenie(page: Page, target: PageTarget) -> HttpRequest:
         "details": {k: str(v) for k, v in page.details().items() if v is not None},
     }
     return HttpRequest("POST", base, headers, body)
+
+
+def _alertmanager(page: Page, target: PageTarget, now: float | None = None) -> HttpRequest:
+    """One postable alert: FAULT episodes by their labels, notices that resolve themselves.
+
+    A FAULT's ``endsAt`` counts from the sending (``now``), not from the event: a page that
+    waited in the outbox must still arrive firing. A resolve repeats the labels with
+    ``endsAt`` at the moment FAULT ended.
+    """
+    now = time.time() if now is None else now
+    fault = page.dedup_key == fault_key(page.router, page.kind, page.name)
+    labels = {
+        "alertname": FAULT_ALERT if fault else NOTICE_ALERT,
+        "router": page.router,
+        "kind": page.kind,
+        "name": page.name,
+        "severity": page.severity,
+    }
+    if not fault:
+        labels["state"] = page.state  # a takeover and a step-down are two alerts
+    if page.action == RESOLVE:
+        ends = page.at
+    elif fault:
+        ends = max(now, page.at) + FIRING_HOLD
+    else:
+        ends = page.at + NOTICE_HOLD
+    alert = {
+        "labels": labels,
+        "annotations": {"summary": page.summary, "description": _description(page)},
+        "startsAt": _rfc3339(page.at),
+        "endsAt": _rfc3339(ends),
+    }
+    headers = (("Content-Type", "application/json"), *target.headers)
+    url = f"{target.url.rstrip('/')}/api/v2/alerts"
+    return HttpRequest("POST", url, headers, [alert])
+
+
+def _description(page: Page) -> str:
+    """What on-call reads under the summary: the state as lbnotify last heard it."""
+    parts = [f"state {page.state}"]
+    if page.previous:
+        parts.append(f"was {page.previous}")
+    if page.priority is not None:
+        parts.append(f"priority {page.priority}")
+    if page.suppressed:
+        parts.append(f"{page.suppressed} more transition(s) folded into the flap window")
+    return f"VRRP {page.kind.lower()} {page.name} on {page.router}: {', '.join(parts)}"
+
+
+def _rfc3339(at: float) -> str:
+    """Epoch seconds as Alertmanager's RFC 3339; ValueError (the page is dead) if no date."""
+    try:
+        when = datetime.fromtimestamp(at, UTC)
+    except (OverflowError, OSError) as exc:  # a hand-edited outbox item: not worth retrying
+        raise ValueError(f"time {at!r} is not a date: {exc}") from None
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _one_line(text: str) -> str:

@@ -16,10 +16,13 @@ from tests.conftest import BIN
 
 
 class Notify:
-    """Runs the installed `lbnotify` with a config whose pages go to ``url``."""
+    """Runs the installed `lbnotify` with a config whose pages go to ``url``.
+
+    ``targets``: the [[page.target]] tables instead of the PagerDuty one at ``url``.
+    """
 
     def __init__(self, tmp: Path, url: str, budget: float = 0.5, metrics: bool = False,
-                 **page: Any) -> None:
+                 targets: str | None = None, **page: Any) -> None:
         self.tmp = tmp
         self.log = tmp / "lbnotify.jsonl"
         self.outbox = tmp / "outbox"
@@ -36,8 +39,9 @@ class Notify:
             f'[notify]\nstate_dir = "{self.state}"\n{metrics_file}'
             f'[keepalived]\nconfig = "{tmp / "keepalived.conf"}"\n'
             f'[page]\noutbox = "{self.outbox}"\nbudget = {budget}\nflap_window = 0.0\n{extra}'
-            f'[[page.target]]\ntype = "pagerduty"\nurl = "{url}/v2/enqueue"\n'
-            f'routing_key = "RK"\n')
+            + (targets if targets is not None else
+               f'[[page.target]]\ntype = "pagerduty"\nurl = "{url}/v2/enqueue"\n'
+               f'routing_key = "RK"\n'))
         self.config.chmod(0o600)
 
     def __enter__(self) -> Self:

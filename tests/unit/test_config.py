@@ -301,3 +301,29 @@ def test_file_without_secrets_may_be_world_readable(tmp_path: Path) -> None:
 def test_defaults_without_a_file_need_no_check() -> None:
     """The built-in defaults have no path and no secrets."""
     assert check_secret_permissions(Config()) is None
+
+
+def test_alertmanager_target_needs_its_url() -> None:
+    """Every site runs its own Alertmanager: there is no default to fall back on."""
+    with pytest.raises(ConfigError, match=r"alertmanager \[\[page.target\]\] needs a url"):
+        from_mapping({"page": {"target": [{"type": "alertmanager"}]}})
+    config = from_mapping({"page": {"target": [{"type": "alertmanager",
+                                                "url": "http://am:9093"}]}})
+    assert (PageTarget("alertmanager", "http://am:9093"),) == config.page.targets
+    assert not config.holds_secrets
+
+
+@pytest.mark.parametrize("interval", [0, -1, 121])
+def test_resend_interval_must_leave_room_for_a_missed_resend(interval: float) -> None:
+    """Past 120 s, one missed re-send would let Alertmanager resolve an open FAULT."""
+    with pytest.raises(ConfigError, match=r"\[page\] resend_interval must be more than 0"):
+        from_mapping({"page": {"resend_interval": interval}})
+    assert 60.0 == from_mapping({}).page.resend_interval
+
+
+def test_opsgenie_target_warns_of_the_sunset_and_others_do_not() -> None:
+    """Opsgenie still works (a warning, not an error) until its REST API ends on 2027-04-05."""
+    opsgenie = from_mapping({"page": {"target": [{"type": "opsgenie", "api_key": "K"}]}})
+    [warning] = opsgenie.warnings
+    assert "2027-04-05" in warning
+    assert () == from_mapping({"page": {"target": [{"type": "pagerduty"}]}}).warnings

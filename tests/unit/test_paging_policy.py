@@ -19,6 +19,7 @@ from lbcheck.notify.paging.policy import (
     decide,
     fault_key,
     pending_summary,
+    resend,
 )
 
 ROUTER = "lb1"
@@ -178,3 +179,45 @@ def test_memory_counts_state_changes_and_when_the_last_one_was() -> None:
     assert (2, 4.0, "FAULT") == (memory.transitions, memory.changed_at, memory.state)
     notice = Event("INSTANCE", "VI_1", "MASTER_PRIORITY", 50, source="fifo")
     assert memory == decide(notice, memory, ROUTER, WINDOW, 5.0).memory
+
+
+def fault_memory(since: float = 1000.0) -> Memory:
+    """The memory a FAULT at ``since`` leaves behind."""
+    event = Event("INSTANCE", "VI_1", "FAULT", 0, received=since)
+    return decide(event, None, ROUTER, WINDOW, since).memory
+
+
+def test_open_fault_is_resent_once_per_interval_with_its_start() -> None:
+    """Not before an interval has passed since the trigger, then once per interval; the
+    re-sent page is the trigger's key, critical, and carries when the FAULT began."""
+    memory = fault_memory(since=1000.0)
+    assert () == resend(memory, ROUTER, 60.0, 1030.0).pages
+    first = resend(memory, ROUTER, 60.0, 1060.0)
+    assert [(TRIGGER, CRITICAL, fault_key(ROUTER, "INSTANCE", "VI_1"), 1000.0, "FAULT")] == [
+        (p.action, p.severity, p.dedup_key, p.at, p.state) for p in first.pages]
+    assert 1060.0 == first.memory.resent_at
+    assert () == resend(first.memory, ROUTER, 60.0, 1100.0).pages
+    assert 1 == len(resend(first.memory, ROUTER, 60.0, 1120.0).pages)
+
+
+def test_resend_forgives_a_timer_that_comes_back_a_little_early() -> None:
+    """A timer every interval may run a moment short of it: it re-sends, not a minute later."""
+    memory = fault_memory(since=1000.0)
+    assert 1 == len(resend(memory, ROUTER, 60.0, 1059.0).pages)
+
+
+def test_nothing_is_resent_once_the_fault_is_resolved() -> None:
+    """Leaving FAULT closes the episode and forgets its re-send time."""
+    memory = fault_memory(since=1000.0)
+    resolved = decide(Event("INSTANCE", "VI_1", "BACKUP", 100, received=1010.0), memory,
+                      ROUTER, WINDOW, 1010.0).memory
+    assert (False, None, None) == (resolved.fault_open, resolved.fault_since, resolved.resent_at)
+    assert () == resend(resolved, ROUTER, 60.0, 5000.0).pages
+
+
+def test_memory_from_before_fault_since_resends_from_the_last_change() -> None:
+    """A memory file written before fault_since existed still re-sends, dated by changed_at."""
+    raw = {"kind": "INSTANCE", "name": "VI_1", "state": "FAULT", "fault_open": True,
+           "last_notice_at": None, "suppressed": 0, "transitions": 1, "changed_at": 900.0}
+    pages = resend(Memory.from_dict(raw), ROUTER, 60.0, 1000.0).pages
+    assert [900.0] == [p.at for p in pages]

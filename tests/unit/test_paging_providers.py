@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from lbcheck.config import PageTarget
+import pytest
+
+from lbcheck.config import MAX_RESEND_INTERVAL, PageTarget
 from lbcheck.notify.paging.policy import CRITICAL, INFO, RESOLVE, TRIGGER, Page
 from lbcheck.notify.paging.providers import (
     DEAD,
+    FIRING_HOLD,
+    NOTICE_HOLD,
     REJECTED,
     RETRY,
     SENT,
+    _alertmanager,
     classify,
+    needs_resend,
     parse_retry_after,
     render,
 )
@@ -114,3 +120,66 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert 86_400.0 == parse_retry_after("9" * 400)
     assert 86_400.0 == parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=0.0)
     assert 2.0 == classify(429, "2").retry_after
+
+
+ALERTMANAGER = PageTarget("alertmanager", "http://am.example:9093/")
+
+
+def test_alertmanager_fault_fires_ahead_of_the_sending_and_resolves_with_same_labels() -> None:
+    """A FAULT is one alert whose endsAt is FIRING_HOLD past the sending (a page that waited
+    must still arrive firing); the resolve repeats its labels with endsAt = when it ended."""
+    fault = Page(**{**PAGE.to_dict(), "at": 1000.0})
+    request = _alertmanager(fault, ALERTMANAGER, now=1060.0)
+    assert ("POST", "http://am.example:9093/api/v2/alerts") == (request.method, request.url)
+    assert isinstance(request.body, list)
+    [alert] = request.body
+    assert {"alertname": "VRRPInstanceFault", "router": "lb1", "kind": "INSTANCE",
+            "name": "VI_1", "severity": "critical"} == alert["labels"]
+    assert ("1970-01-01T00:16:40.000Z", "1970-01-01T00:22:40.000Z") == (
+        alert["startsAt"], alert["endsAt"])
+    assert PAGE.summary == alert["annotations"]["summary"]
+    assert "state FAULT, was MASTER, priority 0" in alert["annotations"]["description"]
+    resolve = Page(**{**RESOLVED.to_dict(), "at": 2000.0})
+    [closed] = _alertmanager(resolve, ALERTMANAGER, now=2100.0).body
+    assert alert["labels"] == closed["labels"]
+    assert "1970-01-01T00:33:20.000Z" == closed["endsAt"] == closed["startsAt"]
+
+
+def test_alertmanager_notice_resolves_by_itself() -> None:
+    """A takeover is its own alert (state in the labels) that ends NOTICE_HOLD after it."""
+    notice = Page(**{**PAGE.to_dict(), "severity": INFO, "state": "MASTER", "at": 1000.0,
+                     "dedup_key": "lbcheck:lb1:INSTANCE:VI_1:notice:1000000000"})
+    [alert] = render(notice, PageTarget("alertmanager", "http://am:9093",
+                                        headers=(("Authorization", "Basic eA=="),))).body
+    assert ("VRRPTransition", "info", "MASTER") == tuple(
+        alert["labels"][k] for k in ("alertname", "severity", "state"))
+    assert 300.0 == NOTICE_HOLD
+    assert ("1970-01-01T00:16:40.000Z", "1970-01-01T00:21:40.000Z") == (
+        alert["startsAt"], alert["endsAt"])
+
+
+def test_alertmanager_carries_configured_headers_and_only_it_needs_resends() -> None:
+    """Headers (an auth proxy in front of Alertmanager) go along; only Alertmanager forgets
+    alerts that are not re-sent."""
+    target = PageTarget("alertmanager", "http://am:9093", headers=(("X-Scope-OrgID", "lb"),))
+    assert ("X-Scope-OrgID", "lb") in render(PAGE, target).headers
+    kinds = [PageTarget(k, "http://x") for k in ("pagerduty", "opsgenie", "webhook")]
+    assert [False, False, False, True] == [needs_resend(t) for t in [*kinds, target]]
+
+
+def test_alertmanager_answers_sort_into_sent_rejected_and_later() -> None:
+    """200 stored; 400 (invalid alerts) will not change by resending; 5xx is later."""
+    assert (SENT, DEAD, RETRY, RETRY) == tuple(
+        classify(status, None, "bad").outcome for status in (200, 400, 500, 503))
+
+
+def test_firing_hold_outlasts_two_of_the_longest_resend_intervals() -> None:
+    """One missed re-send (a timer run lost) must not let Alertmanager resolve the FAULT."""
+    assert FIRING_HOLD > 2 * MAX_RESEND_INTERVAL
+
+
+def test_alertmanager_page_without_a_date_is_a_value_error() -> None:
+    """render's contract: ValueError makes the outbox dead-letter the item, not crash."""
+    for at in (1e20, float("inf"), float("nan"), 1e12):
+        with pytest.raises(ValueError):
+            render(Page(**{**PAGE.to_dict(), "at": at}), ALERTMANAGER)
