@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lbcheck.notify.events import Event
+from lbcheck.notify.names import file_stem
 
 
 class LockError(Exception):
@@ -24,8 +25,13 @@ class LockError(Exception):
 
 @contextmanager
 def locked(state_dir: str, event: Event, timeout: float = 10.0) -> Iterator[None]:
-    """Exclusive per-instance lock (flock: released by the kernel if we die holding it)."""
-    path = Path(state_dir) / "locks" / f"{event.kind.lower()}-{event.name}.lock"
+    """Exclusive per-instance lock (flock: released by the kernel if we die holding it).
+
+    The file name fits NAME_MAX for any name keepalived takes (:mod:`lbcheck.notify.names`);
+    an ordinary name keeps the name older versions locked, so a hook of the old version still
+    running during an upgrade takes turns with the new ones.
+    """
+    path = Path(state_dir) / "locks" / f"{file_stem(event.kind, event.name)}.lock"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
