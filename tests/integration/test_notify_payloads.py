@@ -1,12 +1,20 @@
-"""`lbnotify` end to end with names and lines that garbled or lost pages (issue 16 item 6).
+"""`lbnotify` end to end with names and FIFO lines that garbled or lost pages (issue 16, 6).
 
 The installed binary, as keepalived runs it, paging the recording receiver on 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from tests.conftest import BIN
 from tests.receiver import Receiver
 from tests.support.notify import Notify
 
@@ -38,3 +46,48 @@ def test_fault_of_a_long_multibyte_instance_is_triggered_and_resolved(
     assert (name, "critical") == (trigger["component"], trigger["severity"])
     assert [("FAULT", "BACKUP")] == [(e["previous"], e["state"]) for e in notify.events()[1:]]
     assert notify.wait_until_empty(ARRIVAL) is not None
+
+
+class Reader:
+    """`lbnotify fifo PATH` on a real FIFO, as keepalived's vrrp_notify_fifo_script runs it."""
+
+    def __init__(self, notify: Notify, path: Path) -> None:
+        os.mkfifo(path)
+        self.path = path
+        self.proc = subprocess.Popen([str(BIN / "lbnotify"), "--config", str(notify.config),
+                                      "fifo", str(path)], stderr=subprocess.PIPE, text=True)
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def reader(notify: Notify, tmp_path: Path) -> Iterator[Reader]:
+    started = Reader(notify, tmp_path / "notify.fifo")
+    try:
+        yield started
+    finally:
+        if started.proc.poll() is None:
+            started.proc.kill()
+            started.proc.wait(timeout=5)
+
+
+def test_a_line_cut_by_a_closing_writer_is_not_glued_to_the_next_writers(
+        notify: Notify, reader: Reader) -> None:
+    """Writer 1 closes mid-line; writer 2 writes a whole line: writer 2's event is handled and
+    the fragment is reported as a bad line. Before, the two were glued into one bad line."""
+    with open(reader.path, "wb") as writer:
+        writer.write(b'INSTANCE "VI_1" MAST')
+    # Writer 2 must open only after the reader saw writer 1's EOF: two writers open at once
+    # share one stream, and no reader can tell whose bytes are whose.
+    cut = notify.wait_for_lines("bad_fifo_line", timeout=5.0)
+    with open(reader.path, "wb") as writer:
+        writer.write(b'INSTANCE "VI_2" FAULT 0\n')
+    end = time.monotonic() + 10
+    while not notify.events() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert 0 == reader.stop()
+    assert [("VI_2", "FAULT")] == [(e["instance"], e["state"]) for e in notify.events()]
+    assert ['INSTANCE "VI_1" MAST'] == [line["line"] for line in cut]
+    assert "incomplete line" in cut[0]["reason"]
