@@ -185,6 +185,7 @@ def _opsgenie(page: Page, target: PageTarget) -> HttpRequest:
     details = {k: str(v) for k, v in page.details().items() if v is not None}
     details["event_time"] = _iso(page)
     lines = [page.summary, _when(page), *(f"{k}: {v}" for k, v in details.items())]
+    tags = ["lbcheck", "vrrp", page.state.lower()] + (["notice"] if page.informational else [])
     body = {
         "message": _fit(page, OPSGENIE_MESSAGE),
         "alias": page.dedup_key,
@@ -192,7 +193,7 @@ def _opsgenie(page: Page, target: PageTarget) -> HttpRequest:
         "priority": OPSGENIE_PRIORITY.get(page.severity, "P5"),
         "source": source,
         "entity": middle(page.name, OPSGENIE_ENTITY),
-        "tags": ["lbcheck", "vrrp", page.state.lower()] + (["notice"] if page.informational else []),
+        "tags": tags,
         "details": details,
     }
     return HttpRequest("POST", base, headers, body)
