@@ -12,10 +12,16 @@ import shlex
 import time
 from dataclasses import dataclass, field
 
+from lbcheck.notify.names import encoded
+
 KINDS = ("INSTANCE", "GROUP")
 # States that change who holds the VIPs, and the FIFO-only priority notices.
 STATES = ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
 FIFO_ONLY_STATES = ("MASTER_RX_LOWER_PRI", "MASTER_PRIORITY", "BACKUP_PRIORITY")
+# keepalived takes any whitespace-free token as a vrrp_instance / vrrp_sync_group name: "/", "..",
+# CJK, emoji. Its config reader's 1024-byte line buffer is the only bound, so no name it can
+# notify about is longer. Names are bounded in bytes, like the files named after them.
+MAX_NAME_BYTES = 1024
 
 
 class BadEvent(ValueError):
@@ -94,5 +100,12 @@ def is_checker_line(line: str) -> bool:
 
 
 def _check_name(name: str) -> None:
-    if not name or len(name) > 128 or any(c in name for c in "/\0\n") or name in (".", ".."):
+    """Refuse only what keepalived cannot have sent; file names are made safe elsewhere.
+
+    "/", "." and ".." were refused once because the name was used as a file name as is; a
+    keepalived.conf using them lost its pages. :mod:`lbcheck.notify.names` now derives every
+    file name, so the only limits left are keepalived's own: no NUL or line break (they would
+    split its FIFO lines and argv) and its line length.
+    """
+    if not name or any(c in name for c in "\0\n\r") or len(encoded(name)) > MAX_NAME_BYTES:
         raise BadEvent(f"invalid instance/group name {name[:40]!r}")

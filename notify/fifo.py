@@ -90,6 +90,14 @@ class FifoReader:
                 except BlockingIOError:
                     continue
                 if not chunk:  # every writer closed (keepalived reloading): reopen and wait
+                    if pending:
+                        # What the last writer left without a newline is cut off, and the
+                        # next writer's first line must not be glued to it (both were lost
+                        # that way). Not parsed either: a cut line can read as another valid
+                        # event ("MASTER_RX_LOWER_PRI" cut to "MASTER", priority 100 to 10).
+                        self._reject(pending, "incomplete line: the writer closed before "
+                                     "its newline")
+                        pending = b""
                     poller.unregister(fd)
                     os.close(fd)
                     fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lbcheck.notify.events import Event
+from lbcheck.notify.names import file_stem
 
 
 class LockError(Exception):
@@ -31,8 +32,13 @@ def locked(state_dir: str, event: Event, timeout: float = 10.0) -> Iterator[None
 
 @contextmanager
 def locked_instance(state_dir: str, kind: str, name: str, timeout: float) -> Iterator[None]:
-    """The same lock by kind and name: idle-time work on instances no event names."""
-    path = Path(state_dir) / "locks" / f"{kind.lower()}-{name}.lock"
+    """The same lock by kind and name: idle-time work on instances no event names.
+
+    The file name fits NAME_MAX for any name keepalived takes (:mod:`lbcheck.notify.names`);
+    an ordinary name keeps the name older versions locked, so a hook of the old version still
+    running during an upgrade takes turns with the new ones.
+    """
+    path = Path(state_dir) / "locks" / f"{file_stem(kind, name)}.lock"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -2,6 +2,11 @@
 
 One small JSON file per instance, replaced atomically. The caller holds the per-instance
 lock around load → decide → save, so two hooks for one instance never interleave.
+
+File names come from :func:`lbcheck.notify.names.file_stem`, which fits any name keepalived
+takes into NAME_MAX bytes. A name whose file an older version named differently (a long or
+odd name that still fitted then) is read from that legacy file once and moved on the next
+save, so an upgrade neither forgets an open FAULT nor pages it twice.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
+from lbcheck.notify.names import file_stem
 from lbcheck.notify.paging.outbox import TEMP_GRACE, TEMP_PREFIX, write_atomic
 from lbcheck.notify.paging.policy import Memory
 
@@ -21,8 +27,15 @@ class PageMemoryError(Exception):
 
 
 def path_for(state_dir: str | os.PathLike[str], kind: str, name: str) -> Path:
-    # Event names never contain "/" or NUL (events._check_name), so they are safe file names.
-    return Path(state_dir) / "page" / f"{kind.lower()}-{name}.json"
+    return Path(state_dir) / "page" / f"{file_stem(kind, name)}.json"
+
+
+def legacy_path_for(state_dir: str | os.PathLike[str], kind: str, name: str) -> Path | None:
+    """Where versions before byte-safe names kept this memory, if that differs and can exist."""
+    if "/" in name or "\0" in name:
+        return None
+    legacy = Path(state_dir) / "page" / f"{kind.lower()}-{name}.json"
+    return None if legacy == path_for(state_dir, kind, name) else legacy
 
 
 def load(state_dir: str | os.PathLike[str], kind: str, name: str) -> Memory | None:
@@ -31,7 +44,7 @@ def load(state_dir: str | os.PathLike[str], kind: str, name: str) -> Memory | No
     try:
         raw = json.loads(path.read_bytes())
     except FileNotFoundError:
-        return None
+        return _load_legacy(state_dir, kind, name)
     except OSError as exc:
         raise PageMemoryError(f"cannot read {path}: {exc.strerror}") from None
     except ValueError as exc:
@@ -44,6 +57,18 @@ def load(state_dir: str | os.PathLike[str], kind: str, name: str) -> Memory | No
         raise PageMemoryError(f"{path}: {exc}; remove it to start afresh") from None
 
 
+def _load_legacy(state_dir: str | os.PathLike[str], kind: str, name: str) -> Memory | None:
+    """An older version's file for this name; unreadable or absent means none (first sight)."""
+    legacy = legacy_path_for(state_dir, kind, name)
+    if legacy is None:
+        return None
+    try:
+        memory = Memory.from_dict(json.loads(legacy.read_bytes()))
+    except (OSError, ValueError, TypeError):  # ENAMETOOLONG: it never existed
+        return None
+    return memory if (memory.kind, memory.name) == (kind, name) else None
+
+
 def save(state_dir: str | os.PathLike[str], memory: Memory) -> None:
     path = path_for(state_dir, memory.kind, memory.name)
     try:
@@ -52,11 +77,15 @@ def save(state_dir: str | os.PathLike[str], memory: Memory) -> None:
         write_atomic(path, data, durable=True)
     except OSError as exc:
         raise PageMemoryError(f"cannot write {path}: {exc.strerror}") from None
+    legacy = legacy_path_for(state_dir, memory.kind, memory.name)
+    if legacy is not None:
+        with suppress(OSError):  # moved: the new file is durable, the old one is stale now
+            legacy.unlink()
 
 
 def all_memories(state_dir: str | os.PathLike[str]) -> list[Memory]:
     """Every instance we remember, for :func:`.policy.pending_summary` at idle time."""
-    found = []
+    found: dict[tuple[str, str], Memory] = {}
     directory = Path(state_dir) / "page"
     try:
         names = sorted(os.listdir(directory))
@@ -70,10 +99,14 @@ def all_memories(state_dir: str | os.PathLike[str]) -> list[Memory]:
             continue
         try:
             raw = json.loads((directory / name).read_bytes())
-            found.append(Memory.from_dict(raw))
+            memory = Memory.from_dict(raw)
         except (OSError, ValueError, TypeError):
             continue
-    return found
+        # A legacy file a crash left beside its successor: the current file is the one.
+        current = path_for(state_dir, memory.kind, memory.name).name == name
+        if current or (memory.kind, memory.name) not in found:
+            found[(memory.kind, memory.name)] = memory
+    return list(found.values())
 
 
 def _remove_if_old(path: Path) -> None:

@@ -22,6 +22,14 @@ The rules, and why:
 - **An open FAULT is re-sent** every ``interval`` (:func:`resend`) to the pagers that forget
   an alert nobody repeats (Alertmanager resolves it once its ``endsAt`` passes, and loses it
   on a restart). Same key, so the pagers that remember see nothing new.
+- Notices are :attr:`Page.informational`: nothing for a human to fix and nothing that will be
+  resolved, so a pager that has a place for such news (PagerDuty's change events) gets them
+  there rather than as incidents that stay open. Falling back from MASTER is one too: the peer
+  took the VIPs; if nobody holds them, the peer's FAULT is the incident.
+
+Summaries lead with the state (``FAULT: VRRP instance VI_1 on lb1 …``), so a pager that shows
+only the first words, or a text shortened to fit a limit (:mod:`.text`), still says what
+happened.
 """
 
 from __future__ import annotations
@@ -31,10 +39,12 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from lbcheck.notify.events import Event
+from lbcheck.notify.paging.text import head, units
 
 TRIGGER, RESOLVE = "trigger", "resolve"
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
-# PagerDuty caps dedup_key at 255 characters; Opsgenie's alias allows 512.
+# PagerDuty caps dedup_key at 255 characters; Opsgenie's alias allows 512. Counted in UTF-16
+# units (.text.units), the strictest reading of "characters".
 MAX_DEDUP_KEY = 255
 # resend() is due this fraction of an interval early: a timer firing every interval may run
 # a little sooner than the last re-send plus the interval.
@@ -57,6 +67,15 @@ class Page:
     priority: int | None
     at: float  # when keepalived told us (epoch seconds)
     suppressed: int = 0  # notices folded into this one by the flap window
+
+    @property
+    def informational(self) -> bool:
+        """A notice (takeover, fall-back, flap summary): news, not an incident to resolve.
+
+        Only FAULT opens an incident (critical) and only its resolve closes one; derived from
+        the fields rather than stored, so pages already waiting in an outbox are read alike.
+        """
+        return self.action == TRIGGER and self.severity != CRITICAL
 
     @property
     def instance_key(self) -> str:
@@ -174,22 +193,22 @@ def decide(
             suppressed=suppressed,
         )
 
-    what = f"VRRP {event.kind.lower()} {event.name}"
+    what = f"VRRP {event.kind.lower()} {event.name} on {router}"
     if state == "FAULT":
         if memory.fault_open:
             return Decision((), moved)
-        summary = f"{router}: {what} entered FAULT{_was(previous)}"
+        summary = f"FAULT: {what}{_was(previous)}"
         key = fault_key(router, event.kind, event.name)
         opened = replace(moved, fault_open=True, fault_since=event.received, resent_at=None)
         return Decision((page(TRIGGER, CRITICAL, key, summary),), opened)
     if memory.fault_open and state in ("MASTER", "BACKUP"):
-        summary = f"{router}: {what} left FAULT, now {state}"
+        summary = f"RESOLVED: {what} left FAULT, now {state}"
         key = fault_key(router, event.kind, event.name)
         closed = replace(moved, fault_open=False, fault_since=None, resent_at=None)
         return Decision((page(RESOLVE, CRITICAL, key, summary),), closed)
     if state == previous or memory.fault_open:
         return Decision((), moved)
-    notice = _notice(state, previous, router, what)
+    notice = _notice(state, previous, what)
     if notice is None:
         return Decision((), moved)
     severity, summary = notice
@@ -213,7 +232,7 @@ def pending_summary(memory: Memory, router: str, flap_window: float, now: float)
     if now - memory.last_notice_at < flap_window:
         return Decision((), memory)
     summary = (
-        f"{router}: VRRP {memory.kind.lower()} {memory.name} flapped "
+        f"FLAPPING: VRRP {memory.kind.lower()} {memory.name} on {router} flapped "
         f"{memory.suppressed} more time(s) in {flap_window:g} s; now {memory.state}"
     )
     page = Page(
@@ -251,7 +270,7 @@ def resend(memory: Memory, router: str, interval: float, now: float) -> Decision
         action=TRIGGER,
         severity=CRITICAL,
         dedup_key=fault_key(router, memory.kind, memory.name),
-        summary=f"{router}: {what} is in FAULT",
+        summary=f"FAULT: {what} on {router} (still)",
         router=router,
         kind=memory.kind,
         name=memory.name,
@@ -263,13 +282,13 @@ def resend(memory: Memory, router: str, interval: float, now: float) -> Decision
     return Decision((page,), replace(memory, resent_at=now))
 
 
-def _notice(state: str, previous: str | None, router: str, what: str) -> tuple[str, str] | None:
+def _notice(state: str, previous: str | None, what: str) -> tuple[str, str] | None:
     if state == "MASTER":
-        return INFO, f"{router}: took over {what} as MASTER{_was(previous)}"
+        return INFO, f"MASTER: {what} took over{_was(previous)}"
     if previous == "MASTER" and state == "BACKUP":
-        return WARNING, f"{router}: {what} fell back from MASTER to BACKUP"
+        return WARNING, f"BACKUP: {what} fell back from MASTER"
     if previous == "MASTER" and state in ("STOP", "DELETED"):
-        return WARNING, f"{router}: {what} {state} while MASTER: its VIPs left this node"
+        return WARNING, f"{state}: {what} while MASTER: its VIPs left this node"
     return None
 
 
@@ -278,8 +297,13 @@ def _was(previous: str | None) -> str:
 
 
 def _bounded(key: str) -> str:
-    """Keep the readable key when it fits; otherwise a stable hash of it."""
-    if len(key) <= MAX_DEDUP_KEY:
+    """Keep the readable key when it fits; otherwise a readable prefix and a stable hash.
+
+    Keys that fitted in code points keep their value unless astral characters (emoji) make
+    them longer than 255 UTF-16 units: an incident opened by an older version with such a key
+    is not resolved by this one (an edge worth the release note, not a migration).
+    """
+    if units(key) <= MAX_DEDUP_KEY:
         return key
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"{key[: MAX_DEDUP_KEY - len(digest) - 1]}~{digest}"
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{head(key, MAX_DEDUP_KEY - len(digest) - 1)}~{digest}"

@@ -11,16 +11,21 @@ budget only pays when it really sends.
 API facts used here (PagerDuty Events API v2, Opsgenie Alert API):
 - PagerDuty: ``POST /v2/enqueue`` with ``routing_key``, ``event_action`` trigger|resolve,
   ``dedup_key`` (≤ 255 chars), ``payload.summary`` (≤ 1024) / ``source`` / ``severity``;
-  202 accepted, 400 invalid event, 429 throttled.
+  202 accepted, 400 invalid event, 429 throttled. Change events: ``POST /v2/change/enqueue``
+  with ``routing_key`` and ``payload.summary`` (≤ 1024) / ``timestamp`` / ``source``: shown on
+  the service's timeline, never an incident, nothing to resolve.
 - Opsgenie: ``POST /v2/alerts`` (``message`` ≤ 130, ``alias`` ≤ 512, ``priority`` P1..P5,
-  ``description``), ``POST /v2/alerts/{alias}/close?identifierType=alias``; header
-  ``Authorization: GenieKey KEY``; 202 accepted (processed asynchronously).
+  ``description`` ≤ 15,000, ``source`` ≤ 100, ``entity`` ≤ 512),
+  ``POST /v2/alerts/{alias}/close?identifierType=alias``; header ``Authorization: GenieKey
+  KEY``; 202 accepted (processed asynchronously).
 - Alertmanager: ``POST /api/v2/alerts`` with a JSON array of alerts (``labels``,
   ``annotations``, ``startsAt``, ``endsAt``: RFC 3339); 200 stored, 400 invalid alerts,
   5xx later. An alert is identified by its label set, and is resolved once its ``endsAt``
   has passed: a firing one must be re-sent before then (:func:`needs_resend`), and a resolve
   is the same labels with ``endsAt`` now. Alerts live in its memory only: a restart forgets
   them until the next re-send.
+
+Limits are characters; :mod:`.text` counts them strictly and shortens names, not verbs.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from typing import Any
 from urllib.parse import quote
 
 from lbcheck.config import PageTarget
-from lbcheck.notify.paging.policy import CRITICAL, RESOLVE, WARNING, Page, fault_key
+from lbcheck.notify.paging.policy import CRITICAL, RESOLVE, Page, fault_key
+from lbcheck.notify.paging.text import fit, middle
 from lbcheck.redact import redact, url_secrets
 
 SENT, RETRY, REJECTED, DEAD = "sent", "retry", "rejected", "dead"
@@ -50,7 +56,11 @@ KEY_WORDS = ("routing_key", "routing key", "integration key", "api key", "api_ke
 MAX_REPLY_SCAN = 4096
 MAX_DETAIL = 200
 MAX_RETRY_AFTER = 86_400.0  # a day: past that a Retry-After is a bug, not a plan
-OPSGENIE_PRIORITY = {CRITICAL: "P1", WARNING: "P3"}  # info → P5
+# Opsgenie: FAULT wakes someone (P1); notices (takeover, fall-back, flap summary) are P5,
+# news on-call reads when they look, like PagerDuty's change events.
+OPSGENIE_PRIORITY = {CRITICAL: "P1"}  # notices → P5
+PAGERDUTY_SUMMARY, OPSGENIE_MESSAGE, OPSGENIE_DESCRIPTION = 1024, 130, 15_000
+OPSGENIE_SOURCE, OPSGENIE_ENTITY = 100, 512
 # How long Alertmanager keeps a FAULT firing without hearing it again: well past two re-send
 # intervals (config.MAX_RESEND_INTERVAL), so one missed re-send does not resolve it.
 FIRING_HOLD = 300.0
@@ -92,7 +102,7 @@ def render(page: Page, target: PageTarget) -> HttpRequest:
         return _alertmanager(page, target)
     if target.type == "webhook":
         headers = (("Content-Type", "application/json"), *target.headers)
-        return HttpRequest("POST", target.url, headers, page.to_dict())
+        return HttpRequest("POST", target.url, headers, {**page.to_dict(), "at_iso": _iso(page)})
     raise ValueError(f"unknown page target type {target.type!r}")
 
 
@@ -183,6 +193,16 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def _pagerduty(page: Page, target: PageTarget) -> HttpRequest:
+    """Events v2: FAULT as an incident (trigger, resolve); notices as change events."""
+    headers = (("Content-Type", "application/json"),)
+    summary = _fit(page, PAGERDUTY_SUMMARY)
+    change_url = pagerduty_change_url(target.url)
+    if page.informational and change_url is not None:
+        details = {**page.details(), "severity": page.severity}
+        payload = {"summary": summary, "source": page.router, "timestamp": _iso(page),
+                   "custom_details": details}
+        return HttpRequest("POST", change_url, headers,
+                           {"routing_key": target.routing_key, "payload": payload})
     body: dict[str, Any] = {
         "routing_key": target.routing_key,
         "event_action": page.action,
@@ -191,36 +211,56 @@ def _pagerduty(page: Page, target: PageTarget) -> HttpRequest:
     if page.action != RESOLVE:
         body["client"] = USER_AGENT
         body["payload"] = {
-            "summary": page.summary[:1024],
+            "summary": summary,
             "source": page.router,
             "severity": page.severity,
             "component": page.name,
             "group": page.kind.lower(),
             "class": "vrrp",
-            "timestamp": datetime.fromtimestamp(page.at, UTC).isoformat(),
+            "timestamp": _iso(page),
             "custom_details": page.details(),
         }
-    return HttpRequest("POST", target.url, (("Content-Type", "application/json"),), body)
+    return HttpRequest("POST", target.url, headers, body)
+
+
+def pagerduty_change_url(url: str) -> str | None:
+    """``…/v2/enqueue`` → ``…/v2/change/enqueue`` (also a proxy's or a test receiver's).
+
+    None when the configured URL does not end in ``/enqueue``: a notice then goes out as a
+    trigger at info/warning severity as before, rather than to a guessed address.
+    """
+    stem = url.rstrip("/")
+    if not stem.endswith("/enqueue") or stem.endswith("/change/enqueue"):
+        return None
+    return f"{stem.removesuffix('enqueue')}change/enqueue"
 
 
 def _opsgenie(page: Page, target: PageTarget) -> HttpRequest:
+    """Alerts v2. The message leads with the state and fits 130 characters by shortening the
+    names; the full text, the event time and the details are in description and details."""
     headers = (
         ("Content-Type", "application/json"),
         ("Authorization", f"GenieKey {target.api_key}"),
     )
     base = target.url.rstrip("/")
+    source = middle(page.router, OPSGENIE_SOURCE)
     if page.action == RESOLVE:
         url = f"{base}/{quote(page.dedup_key, safe='')}/close?identifierType=alias"
-        return HttpRequest("POST", url, headers, {"source": page.router, "note": page.summary})
+        note = middle(f"{page.summary}\n{_when(page)}", OPSGENIE_DESCRIPTION)
+        return HttpRequest("POST", url, headers, {"source": source, "note": note})
+    details = {k: str(v) for k, v in page.details().items() if v is not None}
+    details["event_time"] = _iso(page)
+    lines = [page.summary, _when(page), *(f"{k}: {v}" for k, v in details.items())]
+    tags = ["lbcheck", "vrrp", page.state.lower()] + (["notice"] if page.informational else [])
     body = {
-        "message": page.summary[:130],
+        "message": _fit(page, OPSGENIE_MESSAGE),
         "alias": page.dedup_key,
-        "description": page.summary,
+        "description": middle("\n".join(lines), OPSGENIE_DESCRIPTION),
         "priority": OPSGENIE_PRIORITY.get(page.severity, "P5"),
-        "source": page.router,
-        "entity": page.name,
-        "tags": ["lbcheck", "vrrp", page.state.lower()],
-        "details": {k: str(v) for k, v in page.details().items() if v is not None},
+        "source": source,
+        "entity": middle(page.name, OPSGENIE_ENTITY),
+        "tags": tags,
+        "details": details,
     }
     return HttpRequest("POST", base, headers, body)
 
@@ -279,6 +319,22 @@ def _rfc3339(at: float) -> str:
     except (OverflowError, OSError) as exc:  # a hand-edited outbox item: not worth retrying
         raise ValueError(f"time {at!r} is not a date: {exc}") from None
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _fit(page: Page, limit: int) -> str:
+    """The summary within ``limit`` characters, names shortened so the state word stays."""
+    return fit(page.summary, (page.name, page.router), limit)
+
+
+def _iso(page: Page) -> str:
+    """When keepalived told us: a page delivered late by the sender must not look current."""
+    return datetime.fromtimestamp(page.at, UTC).isoformat()
+
+
+def _when(page: Page) -> str:
+    """The event time as on-call reads it: "at 14:03:07 UTC on 2025-06-01"."""
+    when = datetime.fromtimestamp(page.at, UTC)
+    return f"at {when:%H:%M:%S} UTC on {when:%Y-%m-%d}"
 
 
 def _one_line(text: str) -> str:

@@ -39,8 +39,8 @@ def test_every_argv_form_becomes_one_logged_event(notify: Notify) -> None:
     ["INSTANCE", "VI_1", "MASTER", "high"],
     ["event", "INSTANCE", "VI_1"],
     ["event", "HOST", "VI_1", "MASTER", "100"],
-    ["event", "INSTANCE", "../../etc", "MASTER", "100"],
-    ["master", "a/b"],
+    ["event", "INSTANCE", "x" * 1025, "MASTER", "100"],
+    ["master", "a\nb"],
     ["fifo", "/nonexistent/fifo"],
 ])
 def test_bad_input_is_one_line_exit_2_and_logged(notify: Notify, argv: list[str]) -> None:

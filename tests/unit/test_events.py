@@ -56,10 +56,10 @@ def test_fifo_only_states_are_refused_from_argv(state: str) -> None:
         (["INSTANCE", "VI_1", "MASTER", "-1"], "priority -1 is outside 0..255"),
         (["INSTANCE", "VI_1", "MASTER", ""], "priority must be an integer"),
         (["INSTANCE", "", "MASTER", "100"], "invalid instance/group name"),
-        (["INSTANCE", "../etc", "MASTER", "100"], "invalid instance/group name"),
-        (["INSTANCE", "..", "MASTER", "100"], "invalid instance/group name"),
         (["INSTANCE", "a\nb", "MASTER", "100"], "invalid instance/group name"),
-        (["INSTANCE", "x" * 129, "MASTER", "100"], "invalid instance/group name"),
+        (["INSTANCE", "a\0b", "MASTER", "100"], "invalid instance/group name"),
+        (["INSTANCE", "x" * 1025, "MASTER", "100"], "invalid instance/group name"),
+        (["INSTANCE", "数" * 342, "MASTER", "100"], "invalid instance/group name"),
     ],
 )
 def test_bad_notify_args(args: list[str], why: str) -> None:
@@ -91,9 +91,9 @@ def test_state_hooks(state: str, name: str | None, expected: Event) -> None:
 
 
 @pytest.mark.parametrize(("state", "name"), [("primary", "VI_1"), ("MASTER_PRIORITY", "VI_1"),
-                                             ("master", "a/b"), ("master", "")])
+                                             ("master", "a\nb"), ("master", "")])
 def test_bad_state_hooks(state: str, name: str) -> None:
-    """An unknown or FIFO-only state, or a name unfit for a file name, is a BadEvent."""
+    """An unknown or FIFO-only state, or a name keepalived cannot have sent, is a BadEvent."""
     with pytest.raises(BadEvent):
         from_state_hook(state, name)
 
@@ -131,7 +131,7 @@ def test_priority_notices_do_not_change_state() -> None:
         ('INSTANCE "VI_1"', "got 2 field(s)"),
         ('INSTANCE "VI_1" MASTER 100 extra', "got 5 field(s)"),
         ('INSTANCE "VI_1" MASTER x', "priority must be an integer"),
-        ('INSTANCE "a/b" MASTER 100', "invalid instance/group name"),
+        ('INSTANCE "a\rb" MASTER 100', "invalid instance/group name"),
         ('INSTANCE "" MASTER 100', "invalid instance/group name"),
     ],
 )

@@ -89,7 +89,7 @@ def test_webhook_posts_the_page_with_configured_headers() -> None:
     """A webhook gets the page itself as JSON plus whatever headers the config names."""
     target = PageTarget("webhook", "https://hook.example/x", headers=(("X-Token", "s3"),))
     request = render(PAGE, target)
-    assert PAGE.to_dict() == request.body
+    assert {**PAGE.to_dict(), "at_iso": "1970-01-01T00:00:00+00:00"} == request.body
     assert ("X-Token", "s3") in request.headers
 
 

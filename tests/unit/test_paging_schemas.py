@@ -1,0 +1,202 @@
+"""Every kind of page, as sent, against the vendors' own request schemas and documented limits.
+
+The specs are the vendors' files in ``../shared/specs`` (beside the checkout; see its README):
+PagerDuty Events v2 (OpenAPI 3.0: enqueue and change events) and Opsgenie (Swagger 2.0:
+``CreateAlertPayload``, ``CloseAlertPayload``). Neither states the length limits, so those
+are asserted from the vendors' documentation, counted in UTF-16 units (the strictest
+"characters"). The schemas allow extra properties, so a misspelt field would pass them: each
+body's keys are also checked against the properties the schema declares.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from lbcheck.config import PageTarget
+from lbcheck.notify.events import Event
+from lbcheck.notify.paging.policy import RESOLVE, Memory, Page, decide, pending_summary
+from lbcheck.notify.paging.providers import HttpRequest, render
+
+SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
+PAGERDUTY_SPEC = SPECS / "pagerduty-events-v2.openapi.json"
+OPSGENIE_SPEC = SPECS / "opsgenie.swagger.json"
+pytestmark = pytest.mark.skipif(
+    not (PAGERDUTY_SPEC.exists() and OPSGENIE_SPEC.exists()),
+    reason="../shared/specs (the vendors' API specs) is not beside the checkout")
+jsonschema = pytest.importorskip(
+    "jsonschema", reason="jsonschema (pip install '.[test]') validates pages against the specs")
+
+PD = PageTarget("pagerduty", "http://127.0.0.1:9/v2/enqueue", routing_key="R" * 32)
+OG = PageTarget("opsgenie", "http://127.0.0.1:9/v2/alerts", api_key="GK")
+AT = 1_717_250_587.25
+HOST = "lb-prod-eu-central-1-frankfurt-rack42-node07-fra1a"
+NAMES = {
+    "ascii": "VI_1",
+    "long": "VI_" + "customer-facing-https-frontend-" * 32 + "_tail",  # 1000 characters
+    "cjk": ("負荷分散装置東京第一系統" * 11)[:128],
+    "emoji": "🚦🔥" * 64,
+    "cjk-max": "数" * 341,  # 1023 bytes: as long as keepalived's line allows
+}
+# Documented limits, in characters (shared/specs/README.md).
+PD_SUMMARY, PD_DEDUP_KEY, PD_PAYLOAD_BYTES = 1024, 255, 512 * 1024
+OG_MESSAGE, OG_ALIAS, OG_DESCRIPTION = 130, 512, 15_000
+
+
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def pages(name: str, router: str = HOST) -> dict[str, Page]:
+    """One page of every kind the policy makes, for instance ``name``."""
+    def step(state: str, memory: Memory | None, at: float) -> tuple[tuple[Page, ...], Memory]:
+        decision = decide(Event("INSTANCE", name, state, 100, received=at), memory, router,
+                          60.0, at)
+        return decision.pages, decision.memory
+
+    _, memory = step("BACKUP", None, AT)
+    (takeover,), memory = step("MASTER", memory, AT + 1)
+    (fallback,), memory = step("BACKUP", memory, AT + 100)
+    (fault,), memory = step("FAULT", memory, AT + 200)
+    (resolve,), memory = step("BACKUP", memory, AT + 300)
+    (stop,), _ = step("STOP", Memory("INSTANCE", name, "MASTER"), AT + 400)
+    flap = pending_summary(replace(memory, suppressed=4, last_notice_at=AT), router, 60.0,
+                           AT + 500).pages[0]
+    assert resolve.action == RESOLVE
+    return {"trigger-critical": fault, "resolve": resolve, "info": takeover,
+            "warning": fallback, "stop-while-master": stop, "flap-summary": flap}
+
+
+CASES = [pytest.param(name, kind, id=f"{label}-{kind}")
+         for label, name in NAMES.items() for kind in pages("x")]
+
+
+def sent(request: HttpRequest) -> Any:
+    """The body as the pager receives it (what providers.send serialises)."""
+    return json.loads(json.dumps(request.body).encode())
+
+
+def inline(node: Any, document: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
+    """``node`` with every local ``$ref`` replaced by what it points to in ``document``.
+
+    OpenAPI 3 and Swagger 2 refer into their own document (``#/components/schemas/…``,
+    ``#/definitions/…``), which a bare JSON Schema validator cannot see. A reference already
+    being inlined further up (a recursive schema) becomes ``{}``: anything.
+    """
+    if isinstance(node, list):
+        return [inline(item, document, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        if ref in seen:
+            return {}
+        target: Any = document
+        for step in ref[2:].split("/"):
+            target = target[step.replace("~1", "/").replace("~0", "~")]
+        return inline(target, document, (*seen, ref))
+    return {key: inline(value, document, seen) for key, value in node.items()}
+
+
+def declared(schema: dict[str, Any]) -> set[str]:
+    """The property names a schema declares, through ``allOf``."""
+    names = set(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        names |= declared(part)
+    return names
+
+
+def check(body: Any, schema: dict[str, Any]) -> None:
+    jsonschema.Draft4Validator(schema).validate(body)  # OpenAPI 3.0 / Swagger 2: draft 4
+    assert set(body) <= declared(schema), f"undeclared fields {set(body) - declared(schema)}"
+
+
+@pytest.fixture(scope="module")
+def pagerduty() -> dict[str, dict[str, Any]]:
+    document = json.loads(PAGERDUTY_SPEC.read_text())
+    return {path: inline(document["paths"][path]["post"]["requestBody"]["content"]
+                         ["application/json"]["schema"], document)
+            for path in ("/enqueue", "/change/enqueue")}
+
+
+@pytest.fixture(scope="module")
+def opsgenie() -> dict[str, Any]:
+    document = json.loads(OPSGENIE_SPEC.read_text())
+
+    def body_of(path: str) -> dict[str, Any]:
+        [param] = [p for p in document["paths"][path]["post"]["parameters"]
+                   if p.get("in") == "body"]
+        return inline(param["schema"], document)
+
+    return {"create": body_of("/v2/alerts"), "close": body_of("/v2/alerts/{identifier}/close"),
+            "identifierType": inline(document["parameters"]["AlertIdentifierType"], document)}
+
+
+@pytest.mark.parametrize(("name", "kind"), CASES)
+def test_pagerduty_requests_match_the_events_v2_spec_and_limits(
+        pagerduty: dict[str, dict[str, Any]], name: str, kind: str) -> None:
+    """Incidents to /v2/enqueue, notices to /v2/change/enqueue, each valid by its schema,
+    summary ≤ 1024, dedup key ≤ 255, the whole body ≤ 512 KB, timestamp ISO 8601."""
+    page = pages(name)[kind]
+    request = render(page, PD)
+    path = urlsplit(request.url).path.removeprefix("/v2")
+    assert path == ("/change/enqueue" if page.informational else "/enqueue")
+    body = sent(request)
+    check(body, pagerduty[path])
+    assert len(json.dumps(body).encode()) <= PD_PAYLOAD_BYTES
+    if "dedup_key" in body:
+        assert utf16(body["dedup_key"]) <= PD_DEDUP_KEY
+    if "payload" in body:
+        payload = body["payload"]
+        check(payload, pagerduty[path]["properties"]["payload"])
+        assert utf16(payload["summary"]) <= PD_SUMMARY
+        assert payload["summary"].startswith(page.summary.split(":")[0] + ": VRRP instance")
+        assert AT < datetime.fromisoformat(payload["timestamp"]).timestamp() < AT + 1000
+
+
+@pytest.mark.parametrize(("name", "kind"), CASES)
+def test_opsgenie_requests_match_the_alert_api_spec_and_limits(
+        opsgenie: dict[str, Any], name: str, kind: str) -> None:
+    """Create bodies are CreateAlertPayload (message ≤ 130, alias ≤ 512, description ≤ 15,000,
+    string-valued details with the event time); close bodies are CloseAlertPayload, by alias."""
+    page = pages(name)[kind]
+    request = render(page, OG)
+    body = sent(request)
+    if page.action == RESOLVE:
+        url = urlsplit(request.url)
+        assert url.path.endswith("/close")
+        [identifier_type] = parse_qs(url.query)["identifierType"]
+        assert identifier_type in opsgenie["identifierType"]["enum"]
+        check(body, opsgenie["close"])
+        assert utf16(body["note"]) <= OG_DESCRIPTION
+        return
+    check(body, opsgenie["create"])
+    assert utf16(body["message"]) <= OG_MESSAGE
+    assert body["message"].startswith(page.summary.split(":")[0] + ": VRRP instance")
+    assert utf16(body["alias"]) <= OG_ALIAS
+    assert utf16(body["description"]) <= OG_DESCRIPTION
+    assert page.summary in body["description"]
+    assert datetime.fromisoformat(body["details"]["event_time"]).timestamp() > AT
+
+
+def test_the_schemas_do_catch_a_broken_page(
+        pagerduty: dict[str, dict[str, Any]], opsgenie: dict[str, Any]) -> None:
+    """The checks above are not vacuous: a bad enum, a missing field, a misspelt one fail."""
+    trigger = pages("VI_1")["trigger-critical"]
+    body = sent(render(trigger, PD))
+    body["payload"]["severity"] = "fatal"
+    with pytest.raises(jsonschema.ValidationError):
+        check(body, pagerduty["/enqueue"])
+    with pytest.raises(jsonschema.ValidationError):
+        check({"routing_key": "R", "payload": {"source": "lb1"}}, pagerduty["/change/enqueue"])
+    alert = sent(render(trigger, OG))
+    with pytest.raises(jsonschema.ValidationError):
+        check({**alert, "priority": "P9"}, opsgenie["create"])
+    with pytest.raises(AssertionError, match="undeclared"):
+        check({**alert, "mesage": "typo"}, opsgenie["create"])
