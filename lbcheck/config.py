@@ -26,19 +26,22 @@ DEFAULT_PAGE_URLS = {
 # What a target cannot work without: loading it anyway dead-letters (or refuses) every page.
 REQUIRED_KEYS = {"pagerduty": ("routing_key",), "opsgenie": ("api_key",)}
 PAGERDUTY_KEY_LENGTH = 32  # Events API v2: "should be 32 characters"
+# Alertmanager resolves an alert nobody re-sends once its endsAt passes; lbnotify sets endsAt
+# 300 s ahead (providers.FIRING_HOLD), so re-sending at most every 120 s survives one miss.
+MAX_RESEND_INTERVAL = 120.0
 # Numbers with a range that makes sense (section, key) → (low, high); others are ≥ 0.
 RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("announce", "count"): (1, 100),
     ("announce", "interval"): (0, 60),
     ("page", "budget"): (0.01, 600),
+    # Alertmanager forgets an alert not re-sent within its endsAt (300 s ahead): past 120 s,
+    # one missed re-send would resolve an open FAULT.
+    ("page", "resend_interval"): (1, MAX_RESEND_INTERVAL),
 }
 # Paths lbnotify/lbcheck write as root: relative ones would land in whatever directory
 # keepalived happened to start us in.
 ABSOLUTE_PATHS = (("check", "state_dir"), ("notify", "state_dir"), ("page", "outbox"))
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-# Alertmanager resolves an alert nobody re-sends once its endsAt passes; lbnotify sets endsAt
-# 300 s ahead (providers.FIRING_HOLD), so re-sending at most every 120 s survives one miss.
-MAX_RESEND_INTERVAL = 120.0
 # Atlassian turns Opsgenie off; its REST API (what an opsgenie target posts to) ends then.
 OPSGENIE_SUNSET = (
     "Opsgenie's REST API ends on 2027-04-05 (Atlassian is turning Opsgenie off): move the "
@@ -176,10 +179,6 @@ def from_mapping(raw: dict[str, Any], path: str | None = None) -> Config:
         page=_section(PageSection, {"page": page}, "page", where, targets=targets),
         notify=_section(NotifySection, raw, "notify", where),
     )
-    if not 0 < config.page.resend_interval <= MAX_RESEND_INTERVAL:
-        raise ConfigError(f"{where}: [page] resend_interval must be more than 0 and at most "
-                          f"{MAX_RESEND_INTERVAL:g} seconds (Alertmanager forgets alerts not "
-                          "re-sent within 300 s)")
     if config.log.format not in ("json", "logfmt"):
         raise ConfigError(f"{where}: [log] format must be json or logfmt, not {config.log.format!r}")
     _check_paths(config, where)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from tests.receiver import running
+from tests.support.notify import ROUTING_KEY
 
 BIN = Path(sys.executable).parent
 
@@ -30,7 +31,8 @@ def _config(workdir: Path, url: str) -> Path:
         f'[page]\noutbox = "{workdir / "outbox"}"\nbudget = 0.5\nflap_window = 0.0\n'
         # The pager-down hooks start a detached sender: let it go soon after the bench.
         'sender_give_up = 30\n'
-        f'[[page.target]]\ntype = "pagerduty"\nurl = "{url}/v2/enqueue"\nrouting_key = "RK"\n')
+        f'[[page.target]]\ntype = "pagerduty"\nurl = "{url}/v2/enqueue"\n'
+        f'routing_key = "{ROUTING_KEY}"\n')
     path.chmod(0o600)
     return path
 

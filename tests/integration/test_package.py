@@ -30,6 +30,7 @@ from tests.conftest import REPO
 from tests.receiver import Receiver, running
 from tests.support import debian_root
 from tests.support.haproxy import Haproxy
+from tests.support.notify import ROUTING_KEY
 
 SUITES = ("bookworm", "trixie")
 ARTICLE = REPO.parent / "shared" / "corpus" / "seed" / "1-mixed-families.conf"
@@ -279,14 +280,14 @@ def test_lbnotify_logs_pages_and_writes_metrics(box: Box, receiver: Receiver) ->
         f'[notify]\nstate_dir = "{inside}/state"\nmetrics_file = "{inside}/lbnotify.prom"\n'
         f'[page]\noutbox = "{inside}/outbox"\nflap_window = 0.0\nsender_give_up = 0\n'
         f'[[page.target]]\ntype = "pagerduty"\nurl = "{receiver.url}/v2/enqueue"\n'
-        'routing_key = "RK"\n')
+        f'routing_key = "{ROUTING_KEY}"\n')
     config.chmod(0o600)
     try:
         done = chroot(box.root, "/usr/bin/lbnotify", "--config", f"{inside}/lbcheck.toml",
                       "event", "INSTANCE", "VI_1", "FAULT", "0")
         assert 0 == done.returncode, done.stdout + done.stderr
         [page] = receiver.wait_for(1)
-        assert "RK" == page["json"]["routing_key"], page
+        assert ROUTING_KEY == page["json"]["routing_key"], page
         lines = [json.loads(line) for line in (work / "lbnotify.jsonl").read_text().splitlines()]
         assert lines and all("event" in line for line in lines)
         assert "lbnotify_" in (work / "lbnotify.prom").read_text()

@@ -14,6 +14,9 @@ from typing import Any, Self
 
 from tests.conftest import BIN
 
+# PagerDuty's integration keys have 32 characters; lbnotify refuses a config with another.
+ROUTING_KEY = "lbcheck0test0routing0key00032chr"
+
 
 class Notify:
     """Runs the installed `lbnotify` with a config whose pages go to ``url``.
@@ -41,7 +44,7 @@ class Notify:
             f'[page]\noutbox = "{self.outbox}"\nbudget = {budget}\nflap_window = 0.0\n{extra}'
             + (targets if targets is not None else
                f'[[page.target]]\ntype = "pagerduty"\nurl = "{url}/v2/enqueue"\n'
-               f'routing_key = "RK"\n'))
+               f'routing_key = "{ROUTING_KEY}"\n'))
         self.config.chmod(0o600)
 
     def __enter__(self) -> Self:
