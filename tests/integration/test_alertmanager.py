@@ -76,7 +76,7 @@ def test_fault_fires_and_backup_resolves_it(notify: Notify, alertmanager: Alertm
             "kind": "INSTANCE", "name": "VI_1", "severity": "critical"} == alert["labels"]
     assert before - 1 <= seconds(alert["startsAt"]) <= time.time()
     assert seconds(alert["endsAt"]) - time.time() > 240  # one missed re-send is survivable
-    assert "entered FAULT" in alert["annotations"]["summary"]
+    assert alert["annotations"]["summary"].startswith("FAULT: VRRP instance VI_1 on ")
     assert [200] == [line["status"] for line in notify.lines("page sent")]
     assert 0 == notify("INSTANCE", "VI_1", "BACKUP", "100").returncode
     wait_for("the FAULT resolved", lambda: alertmanager.firing(**FAULT) is None, BOUND)
