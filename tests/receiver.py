@@ -7,8 +7,9 @@ Tests start it in-process (:class:`Receiver`, port 0 → a free port on 127.0.0.
 
 Behaviour is switchable while running, in-process with :meth:`Receiver.set_mode` or over
 HTTP with ``POST /_receiver/mode {"mode": "429", "retry_after": 2}``; control requests are
-not recorded. Modes: ok (202), 500, 429 (+ Retry-After), 400, slow (sleep ``delay`` s, then
-202). "Down" is :meth:`Receiver.down` (the socket closes: connection refused) and
+not recorded. Modes: ok (202), 500, 429 (+ Retry-After), 400, 401/403/404 (a refused key),
+slow (sleep ``delay`` s, then 202), trickle (a 202 one byte every 0.2 s), huge (a 400 with a
+1 GiB body). "Down" is :meth:`Receiver.down` (the socket closes: connection refused) and
 :meth:`Receiver.up` (listen again on the same port).
 """
 
@@ -26,7 +27,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-MODES = ("ok", "500", "429", "400", "slow")
+MODES = ("ok", "500", "429", "400", "401", "403", "404", "slow", "trickle", "huge")
+TRICKLE_STEP = 0.2  # trickle: one byte of the answer this often (a hostile or broken pager)
+HUGE_BODY = 1 << 30  # huge: an error body of 1 GiB, for as long as the client reads
 CONTROL = "/_receiver/"
 MAX_BODY = 1 << 20
 MAX_DELAY = 30.0  # a slow answer never holds a handler thread longer than this
@@ -89,6 +92,15 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if behaviour.mode == "slow":
             time.sleep(min(behaviour.delay, MAX_DELAY))
+        if behaviour.mode == "trickle":
+            self._trickle()
+            return
+        if behaviour.mode == "huge":
+            self._huge()
+            return
+        if behaviour.mode in ("401", "403", "404"):
+            self._answer(int(behaviour.mode), {"message": "Invalid API key or integration"})
+            return
         if behaviour.mode == "500":
             self._answer(500, {"status": "error", "message": "internal error"})
         elif behaviour.mode == "429":
@@ -115,6 +127,39 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, receiver.requests)
         else:
             self._answer(404, {"error": f"unknown control {what!r}"})
+
+    def _trickle(self) -> None:
+        """A 202 one byte every TRICKLE_STEP s: no single read ever times out."""
+        answer = (b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 64\r\n\r\n" + b" " * 64)
+        end = time.monotonic() + MAX_DELAY
+        try:
+            for byte in answer:
+                if time.monotonic() > end:
+                    break
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(TRICKLE_STEP)
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def _huge(self) -> None:
+        """A 400 whose body is 1 GiB: a client that reads it whole pays in time and memory."""
+        chunk = b"x" * 65536
+        end = time.monotonic() + MAX_DELAY
+        try:
+            self.send_response(400)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(HUGE_BODY))
+            self.end_headers()
+            for _ in range(HUGE_BODY // len(chunk)):
+                if time.monotonic() > end:
+                    break
+                self.wfile.write(chunk)
+        except OSError:
+            pass  # the client stopped reading: what we wanted
+        self.close_connection = True
 
     def _answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
@@ -177,6 +222,7 @@ class Receiver:
     stop = down
 
     def set_mode(self, mode: str, retry_after: str = "1", delay: float = 1.0) -> None:
+        """Switch what the next requests get (see MODES)."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
         self.behaviour = Behaviour(mode, retry_after, delay)
