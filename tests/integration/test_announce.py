@@ -18,10 +18,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from lbcheck.config import PageTarget
 from lbcheck.notify import netlink
+from lbcheck.notify.paging.outbox import Outbox
+from lbcheck.notify.paging.policy import CRITICAL, TRIGGER, Page
+from tests.conftest import BIN
 
 PID = os.getpid()
 ANNOUNCER_MAC = "02:00:00:00:a1:01"
@@ -320,3 +325,39 @@ def test_rtnetlink_dump_sees_loopback_as_the_kernel_does() -> None:
     assert "lo" == links[lo].name
     assert links[lo].up
     assert ("127.0.0.1", lo) in held
+
+
+def test_a_poisoned_outbox_does_not_cut_the_announcement_short(lab: Lab, tmp_path: Path) -> None:
+    """`lbnotify master` with a webhook dead for 17 h (1,024 failed attempts) in the outbox
+    once died in the flush (OverflowError) after the first burst: 1 GARP instead of 3. Now
+    every burst goes out and the hook exits 0."""
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(f"vrrp_instance VI_1 {{\n  interface {lab.a_if}\n  virtual_router_id 51\n"
+                    f"  priority 100\n  virtual_ipaddress {{\n    {VIP4}/24\n  }}\n"
+                    f"  virtual_ipaddress_excluded {{\n    {VIP6}/64\n  }}\n}}\n")
+    outbox = tmp_path / "outbox"
+    config = tmp_path / "lbcheck.toml"
+    config.write_text(
+        f'[log]\ntarget = "{tmp_path / "lbnotify.jsonl"}"\n'
+        f'[notify]\nstate_dir = "{tmp_path / "state"}"\n[keepalived]\nconfig = "{conf}"\n'
+        f'[announce]\ncount = 3\ninterval = 0.2\n'
+        f'[page]\noutbox = "{outbox}"\nsender_give_up = 0\n'
+        # Nothing listens on the namespace's loopback: every attempt is refused.
+        '[[page.target]]\ntype = "webhook"\nurl = "http://127.0.0.1:9/hook"\n')
+    target = PageTarget("webhook", "http://127.0.0.1:9/hook")
+    [stuck] = Outbox(outbox, [target]).enqueue(Page(
+        action=TRIGGER, severity=CRITICAL, dedup_key="lbcheck:lb1:INSTANCE:VI_0:fault",
+        summary="FAULT: VRRP instance VI_0 on lb1", router="lb1", kind="INSTANCE", name="VI_0",
+        state="FAULT", previous=None, priority=0, at=time.time()))
+    record = json.loads(stuck.read_text())
+    stuck.write_text(json.dumps({**record, "attempts": 1024}))
+    capture = lab.capture(packets=6)
+    try:
+        result = lab.run(lab.announcer, str(BIN / "lbnotify"), "--config", str(config),
+                         "master", "VI_1")
+        lines = capture.lines()
+    finally:
+        capture.stop()
+    assert (0, "") == (result.returncode, result.stderr)
+    assert (3, 3) == (sum("ARP" in line for line in lines),
+                      sum("neighbor advertisement" in line for line in lines)), lines
