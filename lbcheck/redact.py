@@ -69,7 +69,7 @@ def redact_url(url: str) -> str:
 
 def redact(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every occurrence of each secret (raw or percent-encoded) masked."""
-    variants = set()
+    variants: set[str] = set()
     for secret in secrets:
         if len(secret) >= MIN_SECRET:
             variants.update((secret, quote(secret, safe=""), quote(secret)))
