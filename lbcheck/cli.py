@@ -279,9 +279,15 @@ def _finish(opts: Options, command: str, params: object, run: Run,
         samples = [Sample(command, State.UNKNOWN, str(exc))]
     outcome = Outcome(tuple(samples), (time.perf_counter() - started) * 1000, thresholds)
 
-    from lbcheck.transitions import record, state_key
+    from lbcheck.transitions import log_transition, remember, state_key
 
-    problem = record(outcome, state_key(command, params), opts.state_dir, opts.config.log)
+    # The state write is inside the deadline too: a FIFO planted at the state path or a hung
+    # disk costs the transition log line, never keepalived's timeout.
+    key = state_key(command, params)
+    change = remember(outcome.state.name, key, opts.state_dir, deadline)
+    if change.changed:
+        log_transition(outcome, key, change.previous, opts.config.log)
+    problem = change.problem
     if opts.as_json:
         from lbcheck.render import as_json
 

@@ -1,14 +1,17 @@
 """Prometheus textfile metrics (node_exporter's textfile collector), via prometheus-client.
 
-prometheus-client owns the exposition format and writes the file atomically (temp + rename),
-so a scrape never sees half a file. Imported only by the watcher — never on the spawned
-check's path (lbnotify's textfile is notify/metrics.py).
+prometheus-client owns the exposition format; the file is replaced atomically by
+:func:`lbcheck.files.write_atomic` (not prometheus-client's writer, whose temp name
+``PATH.PID.THREAD`` is opened through any symlink planted there), so a scrape never sees half
+a file and root never writes through a link. Imported only by the watcher — never on the
+spawned check's path (lbnotify's textfile is notify/metrics.py).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, write_to_textfile
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
+from lbcheck.files import write_atomic
 from lbcheck.outcome import Outcome
 
 
@@ -43,4 +46,4 @@ class CheckMetrics:
             self.last_change.set(now)
 
     def write(self) -> None:
-        write_to_textfile(self.path, self.registry)
+        write_atomic(self.path, generate_latest(self.registry), mode=0o644, shared_ok=True)

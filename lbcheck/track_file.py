@@ -6,11 +6,19 @@ atomically (write a temp file in the same directory, then rename), so keepalived
 a half-written number. The value already in the file is read at start: a restarted watcher
 whose first verdict agrees with it writes nothing at all, and until that verdict the file keeps
 what it held (never a made-up failure that would move the VIPs away and back).
+
+The watcher runs as root and the file's directory may be shared (keepalived's script user):
+the file is read without following a symlink or blocking on a FIFO, and written only through
+:func:`lbcheck.files.write_atomic`, which never opens anything already there for writing.
 """
 
 from __future__ import annotations
 
 import os
+
+from lbcheck.files import read_regular, write_atomic
+
+MAX_TRACK = 4096  # bytes: one integer; anything bigger holds no value we wrote
 
 
 class TrackFile:
@@ -21,9 +29,8 @@ class TrackFile:
     def current(self) -> int | None:
         """The value in the file now; None when it is missing or holds no integer."""
         try:
-            with open(self.path, encoding="ascii", errors="replace") as fh:
-                text = fh.read(64).strip()
-        except OSError:
+            text = read_regular(self.path, MAX_TRACK).decode("ascii", "replace").strip()
+        except OSError:  # missing, a symlink, a FIFO, too big: no value we can trust
             return None
         try:
             return int(text)
@@ -43,12 +50,6 @@ class TrackFile:
         """Write ``value`` if it differs from what the file holds; True when written."""
         if value == self.value:
             return False
-        temp = f"{self.path}.{os.getpid()}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, f"{value}\n".encode())
-        finally:
-            os.close(fd)
-        os.replace(temp, self.path)
+        write_atomic(self.path, f"{value}\n".encode(), mode=0o644, shared_ok=True)
         self.value = value
         return True

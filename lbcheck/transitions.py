@@ -9,9 +9,22 @@ from __future__ import annotations
 
 import os
 import zlib
+from typing import NamedTuple
 
 from lbcheck.config import LogSection
+from lbcheck.deadline import Deadline, DeadlineExceeded
+from lbcheck.files import read_regular, write_atomic
 from lbcheck.outcome import Outcome, State
+
+STATE_LIMIT = 64  # bytes: a state name and a newline; anything bigger is not ours
+
+
+class Change(NamedTuple):
+    """What remembering a verdict did: whether it changed (log it), from what, or why not."""
+
+    changed: bool
+    previous: str | None
+    problem: str | None = None
 
 
 def state_key(command: str, params: object) -> str:
@@ -21,27 +34,46 @@ def state_key(command: str, params: object) -> str:
 
 def record(outcome: Outcome, key: str, state_dir: str, log: LogSection) -> str | None:
     """Remember the verdict; log when it changed. Returns why recording failed, if it did."""
-    path = os.path.join(state_dir, key)
-    new = outcome.state.name
+    change = remember(outcome.state.name, key, state_dir)
+    if change.changed:
+        log_transition(outcome, key, change.previous, log)
+    return change.problem
+
+
+def remember(state: str, key: str, state_dir: str, deadline: Deadline | None = None) -> Change:
+    """Keep ``state`` as the last verdict of ``key``; within ``deadline`` when one is given.
+
+    The state directory may be shared with the script user (``/run/lbcheck`` chowned to it),
+    so whatever sits at the path is judged, never trusted: a symlink or a FIFO there is a
+    reason returned (nothing followed, nothing blocks), and the file is replaced whole under
+    a fresh temp name (:func:`lbcheck.files.write_atomic`). Under ``deadline`` (SIGALRM, main
+    thread) a slow disk costs the transition log line, not keepalived's timeout.
+    """
+    if deadline is None:
+        return _remember(state, key, state_dir)
     try:
-        with open(path, encoding="ascii") as fh:
-            old = fh.read().strip()
+        with deadline.guard():
+            return _remember(state, key, state_dir)
+    except DeadlineExceeded:
+        return Change(False, None, f"cannot record state in {state_dir}: deadline passed")
+
+
+def _remember(state: str, key: str, state_dir: str) -> Change:
+    path = os.path.join(state_dir, key)
+    try:
+        old: str | None = read_regular(path, STATE_LIMIT).decode("ascii", "replace").strip()
     except FileNotFoundError:
         old = None
     except OSError as exc:
-        return f"cannot read state {path}: {exc.strerror}"
-    if old == new:
-        return None
+        return Change(False, None, f"cannot read state {path}: {exc.strerror}")
+    if old == state:
+        return Change(False, old)
     try:
         os.makedirs(state_dir, exist_ok=True)
-        temp = f"{path}.{os.getpid()}"
-        with open(temp, "w", encoding="ascii") as fh:
-            fh.write(new + "\n")
-        os.replace(temp, path)
+        write_atomic(path, f"{state}\n".encode(), mode=0o644, shared_ok=True)
     except OSError as exc:
-        return f"cannot record state in {state_dir}: {exc.strerror}"
-    log_transition(outcome, key, old, log)
-    return None
+        return Change(False, old, f"cannot record state in {state_dir}: {exc.strerror}")
+    return Change(True, old)
 
 
 def log_transition(outcome: Outcome, key: str, old: str | None, section: LogSection) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from lbcheck.checks.haproxy import HaproxyTarget, run
 from lbcheck.config import LogSection
@@ -20,6 +21,9 @@ from lbcheck.hysteresis import Hysteresis
 from lbcheck.outcome import Outcome, Sample, State
 from lbcheck.track_file import TrackFile
 from lbcheck.transitions import log_transition
+
+if TYPE_CHECKING:
+    from lbcheck.metrics import CheckMetrics
 
 FAILED = 254  # graded value when haproxy itself is down: as bad as a priority can get
 METRICS_EVERY = 5.0  # seconds between metrics writes (scrapes come every 15 s or more)
@@ -39,7 +43,7 @@ class Watcher:
         # restarted on a healthy node must not write a failure for `rise` cycles first.
         self.verdict = Hysteresis(rise, fall)
         self.stopping = threading.Event()
-        self.metrics = None
+        self.metrics: CheckMetrics | None = None
         if metrics_path:
             from lbcheck.metrics import CheckMetrics
 
@@ -48,6 +52,7 @@ class Watcher:
         self.cycles = 0
         self.deaths = DeathWatch()  # haproxy's death wakes the loop at once (pidfd)
         self.woken = 0  # cycles started by a death rather than the interval
+        self._failing: dict[str, str] = {}  # "track"/"metrics" → the error last logged
 
     def cycle(self) -> Outcome:
         """One check: probes under the deadline, hysteresis, track file, log, metrics."""
@@ -61,7 +66,7 @@ class Watcher:
         outcome = Outcome(tuple(samples), (time.perf_counter() - started) * 1000)
         was = self.verdict.healthy
         changed = self.verdict.update(outcome.state.exit_code == 0)  # always, on the first
-        self.track.write(self.value(outcome))
+        self.write_track(self.value(outcome))
         if changed:
             log_transition(outcome, "watch-haproxy",
                            None if was is None else ("OK" if was else "CRITICAL"), self.log)
@@ -70,9 +75,42 @@ class Watcher:
         if self.metrics is not None:
             self.metrics.observe(outcome, self.verdict.healthy is True, changed, now)
             if changed or now >= self._metrics_due:
-                self.metrics.write()
+                self.write_metrics(self.metrics)
                 self._metrics_due = now + METRICS_EVERY
         return outcome
+
+    def write_track(self, value: int) -> None:
+        """The track file, within one deadline: a hung disk must not stop the loop.
+
+        Not written (a full disk, a directory made unusable, the deadline): one error line,
+        and the next cycle tries again, since the value on record did not change.
+        """
+        try:
+            with Deadline(self.deadline).guard():
+                self.track.write(value)
+            self._failing.pop("track", None)
+        except (OSError, DeadlineExceeded) as exc:
+            self._write_failed("track", self.track.path, exc)
+
+    def write_metrics(self, metrics: CheckMetrics) -> None:
+        """The textfile, within one deadline; a failure is logged, the check goes on."""
+        try:
+            with Deadline(self.deadline).guard():
+                metrics.write()
+            self._failing.pop("metrics", None)
+        except (OSError, DeadlineExceeded) as exc:
+            self._write_failed("metrics", metrics.path, exc)
+
+    def _write_failed(self, what: str, path: str, exc: Exception) -> None:
+        """One line per new reason, not one per cycle (5 Hz): retried every cycle meanwhile."""
+        error = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if self._failing.get(what) == error:
+            return
+        self._failing[what] = error
+        from lbcheck.log import get_logger
+
+        get_logger(self.log, "lbcheck").error(f"{what} file not written; retrying every cycle",
+                                              path=path, error=error)
 
     def value(self, outcome: Outcome) -> int:
         """0 healthy; otherwise 1, or in graded mode the backend shortfall (254: haproxy down)."""
