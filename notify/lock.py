@@ -4,6 +4,8 @@ keepalived runs notify scripts concurrently and possibly out of order. Holding t
 lock while we read the previous state, decide and record the new one serialises concurrent
 invocations: the event that takes the lock last is the state that stands. (The state itself
 lives in the paging memory, notify/paging/memory.py, which records every transition.)
+Locks are opened by :func:`lbcheck.files.open_lock`: never through a symlink, never in a
+directory another user can write.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from lbcheck.files import check_dir, open_lock
 from lbcheck.notify.events import Event
 from lbcheck.notify.names import file_stem
 
@@ -40,8 +43,7 @@ def locked_instance(state_dir: str, kind: str, name: str, timeout: float) -> Ite
     """
     path = Path(state_dir) / "locks" / f"{file_stem(kind, name)}.lock"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_lock(lock_dir(state_dir) / path.name)  # the same path, its dirs checked
     except OSError as exc:
         raise LockError(f"cannot use state dir {state_dir}: {exc.strerror}") from None
     try:
@@ -49,6 +51,21 @@ def locked_instance(state_dir: str, kind: str, name: str, timeout: float) -> Ite
         yield
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def lock_dir(state_dir: str | os.PathLike[str]) -> Path:
+    """``STATE_DIR/locks``, created if missing; both must be trusted directories.
+
+    The state dir holds what decides who is paged (``page/``) and every lock: another user
+    able to write there could hold our locks or plant memories, so it is refused
+    (:class:`lbcheck.files.UnsafeDir`, one line with the fix) rather than used.
+    """
+    state = Path(state_dir)
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    check_dir(state)
+    locks = state / "locks"
+    locks.mkdir(mode=0o700, exist_ok=True)
+    return locks
 
 
 def _acquire(fd: int, timeout: float, path: Path) -> None:

@@ -8,8 +8,8 @@ failed / dead totals. Fleets scrape it with node_exporter: no signals to keepali
 Every writer (each hook run, the FIFO reader on every event, the sender after each flush,
 ``lbnotify flush``) renders it from what is on disk — the per-instance memory and the
 outbox — never from its own counters: a hook lives a fraction of a second, and the totals
-must outlive it. A lock makes the writer that reads last the one that writes last;
-prometheus-client writes the file atomically (temp + rename), so a scrape never sees half.
+must outlive it. A lock makes the writer that reads last the one that writes last; the file is
+replaced atomically (:func:`lbcheck.files.write_atomic`), so a scrape never sees half.
 
 The label is ``name``, not ``instance``: Prometheus sets ``instance`` on every scraped series.
 """
@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, write_to_textfile
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from lbcheck.config import Config
+from lbcheck.files import open_lock, write_atomic
 from lbcheck.notify.events import STATES
-from lbcheck.notify.lock import flock_within
+from lbcheck.notify.lock import flock_within, lock_dir
 from lbcheck.notify.paging import memory as page_memory
 from lbcheck.notify.paging.outbox import Outbox, OutboxStats
 from lbcheck.notify.paging.policy import Memory
@@ -99,17 +99,18 @@ def write(config: Config, log: Any = None) -> bool:
     if not path:
         return False
     state_dir = config.notify.state_dir
-    lock = Path(state_dir) / "locks" / "metrics.lock"
     fd = -1
     try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = open_lock(lock_dir(state_dir) / "metrics.lock")
         flock_within(fd, LOCK_WAIT)
     except OSError:
         pass  # unlocked is still correct, only possibly one write stale
     try:
         stats = Outbox.from_section(config.page, log).stats()
-        write_to_textfile(path, render(page_memory.all_memories(state_dir), stats))
+        registry = render(page_memory.all_memories(state_dir), stats)
+        # Not prometheus-client's writer: its temp name PATH.PID.THREAD is opened through a
+        # symlink planted there. Replaced whole, so the textfile's directory may be shared.
+        write_atomic(path, generate_latest(registry), mode=0o644, shared_ok=True)
     except OSError as exc:
         raise MetricsError(f"cannot write metrics to {path}: {exc.strerror}") from None
     finally:

@@ -20,7 +20,7 @@ import hashlib
 import os
 
 # NAME_MAX is 255 bytes; the stem also carries a suffix (".json", ".lock") and
-# outbox.write_atomic's temp name adds ".tmp-" + ".PID.COUNTER" (up to ~25 bytes) around it.
+# lbcheck.files.write_atomic's temp name adds ".tmp-" + ".<16 hex>" (22 bytes) around it.
 NAME_MAX = 255
 MAX_STEM_BYTES = 200
 HASH_CHARS = 32  # hex digits of SHA-256: 128 bits, so two names never share a file

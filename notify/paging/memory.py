@@ -7,6 +7,10 @@ File names come from :func:`lbcheck.notify.names.file_stem`, which fits any name
 takes into NAME_MAX bytes. A name whose file an older version named differently (a long or
 odd name that still fitted then) is read from that legacy file once and moved on the next
 save, so an upgrade neither forgets an open FAULT nor pages it twice.
+
+Read without following a symlink or blocking on a FIFO (:func:`lbcheck.files.read_regular`),
+written only into a trusted directory (:func:`lbcheck.files.write_atomic`): what is remembered
+here decides who is paged, so another user must not be able to plant it.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
+from lbcheck.files import TEMP_PREFIX, read_regular, write_atomic
 from lbcheck.notify.names import file_stem
-from lbcheck.notify.paging.outbox import TEMP_GRACE, TEMP_PREFIX, write_atomic
+from lbcheck.notify.paging.outbox import TEMP_GRACE
 from lbcheck.notify.paging.policy import Memory
+
+MAX_MEMORY = 1 << 20  # bytes; a memory is a few hundred, so anything near this is not ours
 
 
 class PageMemoryError(Exception):
@@ -42,7 +49,7 @@ def load(state_dir: str | os.PathLike[str], kind: str, name: str) -> Memory | No
     """The memory for one instance; None the first time we hear of it."""
     path = path_for(state_dir, kind, name)
     try:
-        raw = json.loads(path.read_bytes())
+        raw = json.loads(read_regular(path, MAX_MEMORY))
     except FileNotFoundError:
         return _load_legacy(state_dir, kind, name)
     except OSError as exc:
@@ -63,7 +70,7 @@ def _load_legacy(state_dir: str | os.PathLike[str], kind: str, name: str) -> Mem
     if legacy is None:
         return None
     try:
-        memory = Memory.from_dict(json.loads(legacy.read_bytes()))
+        memory = Memory.from_dict(json.loads(read_regular(legacy, MAX_MEMORY)))
     except (OSError, ValueError, TypeError):  # ENAMETOOLONG: it never existed
         return None
     return memory if (memory.kind, memory.name) == (kind, name) else None
@@ -98,7 +105,7 @@ def all_memories(state_dir: str | os.PathLike[str]) -> list[Memory]:
         if not name.endswith(".json") or name.startswith("."):
             continue
         try:
-            raw = json.loads((directory / name).read_bytes())
+            raw = json.loads(read_regular(directory / name, MAX_MEMORY))
             memory = Memory.from_dict(raw)
         except (OSError, ValueError, TypeError):
             continue

@@ -36,13 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from lbcheck.config import PageSection, PageTarget
-from lbcheck.files import NotRegular, TooBig, read_regular
+from lbcheck.files import TEMP_PREFIX, NotRegular, TooBig, open_lock, read_regular, write_atomic
 from lbcheck.notify.lock import flock_within
 from lbcheck.notify.paging import providers
 from lbcheck.notify.paging.policy import Page
 
 ITEM_NAME = re.compile(r"^(\d{20})-(\d+)-(\d+)\.([a-z]+-[0-9a-f]{12})\.json$")
-TEMP_PREFIX = ".tmp-"
+MAX_SEQ = 10**20 - 1  # ITEM_NAME's 20 digits: a larger .seq would make names we quarantine
 # A temp file younger than this may belong to an enqueuer still writing it.
 TEMP_GRACE = 60.0
 DEAD, CORRUPT = "dead", "corrupt"
@@ -480,7 +480,7 @@ class Outbox:
     @contextmanager
     def _flush_lock(self, wait: float = 0.0) -> Iterator[bool]:
         try:
-            fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = open_lock(self.directory / LOCK_FILE)
         except OSError as exc:
             raise OutboxError(f"cannot lock outbox {self.directory}: {exc.strerror}") from None
         try:
@@ -501,13 +501,13 @@ class Outbox:
     def _next_seq(self) -> int:
         """Enqueue order that survives clock steps: max(now in ns, last issued + 1)."""
         now = time.time_ns()
-        fd = os.open(self.directory / SEQ_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_lock(self.directory / SEQ_FILE)  # written in place: never through a link
         try:
             if not flock_within(fd, SEQ_LOCK_WAIT):
                 return now  # a stuck holder: pid + counter still keep names unique
             raw = os.pread(fd, 32, 0)
             last = int(raw) if raw.strip().isdigit() else 0
-            seq = max(now, last + 1)
+            seq = max(now, last + 1) if last < MAX_SEQ else now
             os.pwrite(fd, f"{seq:020d}\n".encode(), 0)
             return seq
         finally:
@@ -624,38 +624,6 @@ def read_item(path: Path) -> tuple[dict[str, Any], Page]:
 
 def _dump(record: Mapping[str, Any]) -> bytes:
     return json.dumps(record, sort_keys=True).encode() + b"\n"
-
-
-def write_atomic(path: Path, data: bytes, durable: bool) -> None:
-    tmp = path.parent / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{next(_counter)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if durable:
-            os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(tmp, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-    if durable:
-        _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Makes a rename or unlink durable, not just the file's bytes."""
-    with suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _count_files(directory: Path) -> int:

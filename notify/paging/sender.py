@@ -9,7 +9,8 @@ the outbox to one background process and returns (:func:`hand_off`):
   controlling terminal), stdio on /dev/null, every other descriptor closed — keepalived's
   included, so nothing keepalived or a caller reading our output waits on stays open — then
   exec a fresh interpreter, so none of the hook's threads, locks or log handles come along;
-- **one at a time**: the hook takes the outbox's sender lock (``flock`` on ``.sender.lock``)
+- **one at a time**: the hook takes the outbox's sender lock (``flock`` on ``.sender.lock``,
+  opened by :func:`lbcheck.files.open_lock`: it holds the sender's pid, written in place)
   *before* it forks, and the lock travels to the sender as descriptor 3. A hook that finds it
   taken spawns nothing: the sender re-reads the outbox before it lets go (:func:`run`);
 - **bounded**: the sender retries with the outbox's backoff and Retry-After, each request
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from lbcheck.config import Config, PageSection
+from lbcheck.files import open_lock
 from lbcheck.notify.paging.outbox import Outbox, OutboxError
 
 SENDER_LOCK = ".sender.lock"
@@ -67,7 +69,7 @@ def hand_off(section: PageSection, config_path: str | None) -> str:
         return "off"
     path = lock_path(section)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = open_lock(path)
     except OSError as exc:
         raise OutboxError(f"cannot open {path}: {exc.strerror}") from None
     try:
@@ -196,9 +198,9 @@ def _release_unless_more(outbox: Outbox, lock_fd: int) -> int:
         return -1
     path = outbox.directory / SENDER_LOCK
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = open_lock(path)
     except OSError:
-        return -1  # the outbox went away: nothing we could send either
+        return -1  # the outbox went away (or became unusable): nothing we could send either
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -251,7 +253,7 @@ def _own_lock(outbox_dir: str, lock_fd: int | None) -> int:
             return lock_fd
         except OSError:
             pass  # not a lock we hold after all: take it properly
-    fd = os.open(Path(outbox_dir) / SENDER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = open_lock(Path(outbox_dir) / SENDER_LOCK)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -15,7 +15,7 @@ from lbcheck.notify.paging.policy import Memory
 
 CJK = ("負荷分散装置東京第一系統" * 11)[:128]  # 128 characters, 384 bytes
 EMOJI = "🚦🔥" * 64  # 128 characters, 512 bytes (and 256 UTF-16 units)
-# A temp name write_atomic makes beside the file: ".tmp-NAME.PID.COUNTER", worst case.
+# A temp name write_atomic makes beside the file (".tmp-NAME.<16 hex>"), and room to spare.
 TEMP_OVERHEAD = len(".tmp-") + len(".4194304.") + 12
 
 
