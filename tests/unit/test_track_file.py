@@ -43,3 +43,20 @@ def test_writable_says_why_not(tmp_path: Path) -> None:
     assert TrackFile(str(tmp_path / "track")).writable() is None
     assert not (tmp_path / "track").exists()
     assert "does not exist" in (TrackFile(str(tmp_path / "no" / "track")).writable() or "")
+
+
+def test_a_fifo_or_a_symlink_at_the_track_file_is_replaced_never_followed(
+        tmp_path: Path) -> None:
+    """Read without blocking or following (no value), then replaced by a file of our own."""
+    target = tmp_path / "target"
+    target.write_text("precious\n")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link").symlink_to(target)
+    for name in ("fifo", "link"):
+        track = TrackFile(str(tmp_path / name))
+        assert track.value is None
+        assert track.write(1) is True
+        assert "1\n" == (tmp_path / name).read_text()
+        assert not (tmp_path / name).is_symlink()
+    assert "precious\n" == target.read_text()
+    assert sorted(os.listdir(tmp_path)) == ["fifo", "link", "target"]  # no temp file left

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from lbcheck.config import LogSection
@@ -86,3 +87,24 @@ def test_state_key_separates_checks_with_different_parameters() -> None:
     assert a == state_key("haproxy", ("/run/haproxy/admin.sock", ("app:2",)))
     assert a != state_key("haproxy", ("/run/haproxy/admin.sock", ("app:3",)))
     assert a.startswith("haproxy-") and 8 == len(a.removeprefix("haproxy-"))
+
+
+def test_a_fifo_at_the_state_path_is_a_reason_not_a_hang(state_dir: Path, tmp_path: Path) -> None:
+    """The read used to block on it for ever (keepalived's timeout then killed the check)."""
+    os.mkfifo(state_dir / "k")
+    log = tmp_path / "fifo.jsonl"
+    assert (f"cannot read state {state_dir}/k: is not a regular file"
+            == record(outcome(State.OK), "k", str(state_dir), LogSection(target=str(log))))
+    assert [] == lines(log)
+
+
+def test_a_symlink_at_the_state_path_is_not_followed(state_dir: Path, tmp_path: Path) -> None:
+    """Neither read through nor written through: the file it names is unchanged."""
+    target = tmp_path / "target"
+    target.write_text("precious\n")
+    (state_dir / "k").symlink_to(target)
+    why = record(outcome(State.OK), "k", str(state_dir),
+                 LogSection(target=str(tmp_path / "link.jsonl")))
+    assert f"cannot read state {state_dir}/k: is a symlink" == why
+    assert "precious\n" == target.read_text()
+
