@@ -50,7 +50,7 @@ def test_a_group_or_world_writable_directory_is_refused_in_one_line(
     path = directory(tmp_path, mode)
     with pytest.raises(UnsafeDir) as refused:
         check_dir(path)
-    line = refused.value.strerror
+    line = str(refused.value.strerror)
     assert "\n" not in line
     assert f"in {path}: {why}" in line
     assert f"chmod go-w {path})" in line
