@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,13 +22,10 @@ from lbcheck.config import PageTarget
 from lbcheck.notify.events import Event
 from lbcheck.notify.paging.policy import RESOLVE, Memory, Page, decide, pending_summary
 from lbcheck.notify.paging.providers import HttpRequest, render
+from tests.support import specs
+from tests.support.specs import check
 
-SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
-PAGERDUTY_SPEC = SPECS / "pagerduty-events-v2.openapi.json"
-OPSGENIE_SPEC = SPECS / "opsgenie.swagger.json"
-pytestmark = pytest.mark.skipif(
-    not (PAGERDUTY_SPEC.exists() and OPSGENIE_SPEC.exists()),
-    reason="../shared/specs (the vendors' API specs) is not beside the checkout")
+pytestmark = pytest.mark.skipif(not specs.present(), reason=specs.MISSING)
 jsonschema = pytest.importorskip(
     "jsonschema", reason="jsonschema (pip install '.[test]') validates pages against the specs")
 
@@ -82,60 +78,14 @@ def sent(request: HttpRequest) -> Any:
     return json.loads(json.dumps(request.body).encode())
 
 
-def inline(node: Any, document: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
-    """``node`` with every local ``$ref`` replaced by what it points to in ``document``.
-
-    OpenAPI 3 and Swagger 2 refer into their own document (``#/components/schemas/…``,
-    ``#/definitions/…``), which a bare JSON Schema validator cannot see. A reference already
-    being inlined further up (a recursive schema) becomes ``{}``: anything.
-    """
-    if isinstance(node, list):
-        return [inline(item, document, seen) for item in node]
-    if not isinstance(node, dict):
-        return node
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        if ref in seen:
-            return {}
-        target: Any = document
-        for step in ref[2:].split("/"):
-            target = target[step.replace("~1", "/").replace("~0", "~")]
-        return inline(target, document, (*seen, ref))
-    return {key: inline(value, document, seen) for key, value in node.items()}
-
-
-def declared(schema: dict[str, Any]) -> set[str]:
-    """The property names a schema declares, through ``allOf``."""
-    names = set(schema.get("properties", {}))
-    for part in schema.get("allOf", []):
-        names |= declared(part)
-    return names
-
-
-def check(body: Any, schema: dict[str, Any]) -> None:
-    jsonschema.Draft4Validator(schema).validate(body)  # OpenAPI 3.0 / Swagger 2: draft 4
-    assert set(body) <= declared(schema), f"undeclared fields {set(body) - declared(schema)}"
-
-
 @pytest.fixture(scope="module")
 def pagerduty() -> dict[str, dict[str, Any]]:
-    document = json.loads(PAGERDUTY_SPEC.read_text())
-    return {path: inline(document["paths"][path]["post"]["requestBody"]["content"]
-                         ["application/json"]["schema"], document)
-            for path in ("/enqueue", "/change/enqueue")}
+    return specs.pagerduty()
 
 
 @pytest.fixture(scope="module")
 def opsgenie() -> dict[str, Any]:
-    document = json.loads(OPSGENIE_SPEC.read_text())
-
-    def body_of(path: str) -> dict[str, Any]:
-        [param] = [p for p in document["paths"][path]["post"]["parameters"]
-                   if p.get("in") == "body"]
-        return inline(param["schema"], document)
-
-    return {"create": body_of("/v2/alerts"), "close": body_of("/v2/alerts/{identifier}/close"),
-            "identifierType": inline(document["parameters"]["AlertIdentifierType"], document)}
+    return specs.opsgenie()
 
 
 @pytest.mark.parametrize(("name", "kind"), CASES)
