@@ -20,6 +20,7 @@ import click
 from lbcheck.config import Config, ConfigError, load
 from lbcheck.deadline import Deadline, DeadlineExceeded
 from lbcheck.outcome import EXIT_UNKNOWN, EXIT_USAGE, Outcome, Sample, State
+from lbcheck.params import NAME, PATH, Seconds, SocketAddress, Text, escape_unprintable
 
 if TYPE_CHECKING:
     from lbcheck.checks.haproxy import HaproxyTarget
@@ -40,11 +41,11 @@ class Options(NamedTuple):
 @click.option("-v", "--verbose", count=True, help="Print a table of probes (-vv: all details).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--nagios", is_flag=True, help="Monitoring-plugin output and exit codes 0/1/2/3.")
-@click.option("--deadline", type=click.FloatRange(0.01, 60), default=0.8, show_default=True,
+@click.option("--deadline", type=Seconds(0.01, 60), default=0.8, show_default=True,
               help="Seconds the whole check may take; keep it below keepalived's timeout.")
-@click.option("--config", "config_path", metavar="PATH",
+@click.option("--config", "config_path", metavar="PATH", type=PATH,
               help="TOML config (default $LBCHECK_CONFIG or /etc/lbcheck/lbcheck.toml).")
-@click.option("--state-dir", metavar="DIR", envvar="LBCHECK_STATE_DIR",
+@click.option("--state-dir", metavar="DIR", envvar="LBCHECK_STATE_DIR", type=PATH,
               help="Where the last verdict is kept, to log transitions only [/run/lbcheck].")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, as_json: bool, nagios: bool, deadline: float,
@@ -61,12 +62,13 @@ def cli(ctx: click.Context, verbose: int, as_json: bool, nagios: bool, deadline:
 
 
 def _socket_option(fn: Callable[..., object]) -> Callable[..., object]:
-    return click.option("--socket", "socket_path", metavar="PATH",
+    return click.option("--socket", "socket_path", metavar="PATH", type=SocketAddress(),
                         help="HAProxy stats socket [config, else /run/haproxy/admin.sock].")(fn)
 
 
 def _backend_option(fn: Callable[..., object]) -> Callable[..., object]:
     return click.option("--backend", "limits", multiple=True, metavar="NAME[:MIN|:PCT%]",
+                        type=Text("backend limit"),
                         callback=_parse_limits,
                         help="Minimum UP servers (repeatable; default: every backend ≥ 1).")(fn)
 
@@ -85,9 +87,9 @@ def _parse_limits(ctx: click.Context, param: click.Parameter, values: tuple[str,
 def _haproxy_options(fn: Callable[..., object]) -> Callable[..., object]:
     """The options `lbcheck haproxy` and `lbcheck watch … haproxy` share."""
     fn = _backend_option(fn)
-    fn = click.option("--pidfile", metavar="PATH",
+    fn = click.option("--pidfile", metavar="PATH", type=PATH,
                       help="HAProxy pidfile [/run/haproxy.pid if present].")(fn)
-    fn = click.option("--master-socket", metavar="PATH",
+    fn = click.option("--master-socket", metavar="PATH", type=SocketAddress(),
                       help="Master CLI (haproxy -S) to ask for workers.")(fn)
     return _socket_option(fn)
 
@@ -117,8 +119,9 @@ def haproxy(opts: Options, socket_path: str | None, master_socket: str | None,
 
 
 @cli.command()
-@click.argument("name", default="haproxy")
-@click.option("--pidfile", metavar="PATH", help="Judge the pids in this file instead of by name.")
+@click.argument("name", default="haproxy", type=NAME)
+@click.option("--pidfile", metavar="PATH", type=PATH,
+              help="Judge the pids in this file instead of by name.")
 @click.pass_obj
 def process(opts: Options, name: str, pidfile: str | None) -> int:
     """Is the process running (zombies, stopped and worker-less masters are not)?"""
@@ -153,23 +156,26 @@ def backends(opts: Options, socket_path: str | None, limits: tuple) -> int:
 
 
 @cli.command()
-@click.argument("url")
+@click.argument("url", type=Text("URL"))
 @click.option("--status", type=click.IntRange(100, 599), help="Exact status wanted [any < 400].")
-@click.option("--contains", metavar="TEXT", help="Text the body must contain.")
+@click.option("--contains", metavar="TEXT", type=Text("text", empty=True),
+              help="Text the body must contain.")
 @click.pass_obj
 def http(opts: Options, url: str, status: int | None, contains: str | None) -> int:
     """GET URL and judge the status (and body)."""
     from lbcheck.checks import http as http_probe
     from lbcheck.probe import timed
+    from lbcheck.redact import redact_url
 
     if not url.startswith(("http://", "https://")):
-        raise click.BadParameter(f"{url!r} is not an http:// or https:// URL", param_hint="URL")
+        raise click.BadParameter(f"{redact_url(url)!r} is not an http:// or https:// URL",
+                                 param_hint="URL")
     return _finish(opts, "http", (url, status, contains),
                    lambda d: [timed("http", lambda: http_probe.probe(url, d, status, contains))])
 
 
 @cli.command()
-@click.argument("target", metavar="HOST:PORT")
+@click.argument("target", metavar="HOST:PORT", type=Text("HOST:PORT"))
 @click.pass_obj
 def tcp(opts: Options, target: str) -> int:
     """Complete a TCP handshake with HOST:PORT."""
@@ -185,8 +191,8 @@ def tcp(opts: Options, target: str) -> int:
 
 
 @cli.command()
-@click.argument("conf", metavar="KEEPALIVED_CONF")
-@click.argument("peer", metavar="[PEER_CONF]", required=False)
+@click.argument("conf", metavar="KEEPALIVED_CONF", type=PATH)
+@click.argument("peer", metavar="[PEER_CONF]", required=False, type=PATH)
 @click.option("--on-host/--not-on-host", default=None,
               help="This machine is the load balancer: a script missing here is missing "
                    "there [default: when CONF is under /etc/keepalived].")
@@ -228,9 +234,9 @@ class WatchOptions(NamedTuple):
 
 
 @cli.group()
-@click.option("--track-file", required=True, metavar="PATH",
+@click.option("--track-file", required=True, metavar="PATH", type=PATH,
               help="keepalived track_file to write: 0 healthy, non-zero failed.")
-@click.option("--interval", type=click.FloatRange(0.05, 60), default=0.2, show_default=True,
+@click.option("--interval", type=Seconds(0.05, 60), default=0.2, show_default=True,
               help="Seconds between checks.")
 @click.option("--rise", type=click.IntRange(1, 100), default=3, show_default=True,
               help="Consecutive successes before healthy again.")
@@ -238,7 +244,7 @@ class WatchOptions(NamedTuple):
               help="Consecutive failures before failed.")
 @click.option("--graded", is_flag=True,
               help="Write the backend shortfall (254 if haproxy is down) for weighted tracking.")
-@click.option("--metrics-file", metavar="PATH",
+@click.option("--metrics-file", metavar="PATH", type=PATH,
               help="Prometheus textfile (node_exporter textfile collector) to keep updated.")
 @click.option("--once", is_flag=True, help="One check, write the file, exit (for testing).")
 @click.pass_context
@@ -308,6 +314,7 @@ def _terminated(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None, prog_name: str = "lbcheck") -> None:
     """Entry point: every error becomes one line and a documented exit code."""
     signal.signal(signal.SIGTERM, _terminated)
+    escape_unprintable()
     try:
         code = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.UsageError as exc:
