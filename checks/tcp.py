@@ -32,7 +32,8 @@ def probe(target: str, deadline: Deadline) -> Sample:
         raise ProbeError(State.CRITICAL, f"{target}: no answer within "
                          f"{deadline.seconds:g} s") from None
     except socket.gaierror as exc:
-        raise ProbeError(State.UNKNOWN, f"{target}: cannot resolve {host}: {exc.strerror}") from None
+        raise ProbeError(State.UNKNOWN,
+                         f"{target}: cannot resolve {host}: {exc.strerror}") from None
     except (UnicodeError, ValueError) as exc:  # IDNA refuses the name ("a..b", 64+ chars)
         raise ProbeError(State.UNKNOWN, f"{target}: not a host name: {exc}") from None
     except OSError as exc:

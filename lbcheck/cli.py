@@ -20,7 +20,16 @@ import click
 from lbcheck.config import Config, ConfigError, load
 from lbcheck.deadline import Deadline, DeadlineExceeded
 from lbcheck.outcome import EXIT_UNKNOWN, EXIT_USAGE, Outcome, Sample, State
-from lbcheck.params import NAME, PATH, Seconds, SocketAddress, Text, escape_unprintable
+from lbcheck.params import (
+    NAME,
+    PATH,
+    URL,
+    Seconds,
+    SocketAddress,
+    Text,
+    escape_unprintable,
+    one_line,
+)
 
 if TYPE_CHECKING:
     from lbcheck.checks.haproxy import HaproxyTarget
@@ -156,7 +165,7 @@ def backends(opts: Options, socket_path: str | None, limits: tuple) -> int:
 
 
 @cli.command()
-@click.argument("url", type=Text("URL"))
+@click.argument("url", type=URL)
 @click.option("--status", type=click.IntRange(100, 599), help="Exact status wanted [any < 400].")
 @click.option("--contains", metavar="TEXT", type=Text("text", empty=True),
               help="Text the body must contain.")
@@ -265,12 +274,23 @@ def watch_haproxy(opts: WatchOptions, socket_path: str | None, master_socket: st
 
     target = _haproxy_target(opts.check.config, socket_path, master_socket, pidfile, limits)
     track = TrackFile(opts.track_file)  # written from the first verdict on, not before
-    problem = track.writable()
+    problem = _not_a_file(opts.track_file) or track.writable()
     if problem:
         raise click.UsageError(f"cannot write track file {opts.track_file}: {problem}")
+    if opts.metrics_file and (problem := _not_a_file(opts.metrics_file)):
+        raise click.UsageError(f"cannot write metrics file {opts.metrics_file}: {problem}")
     watcher = Watcher(target, track, opts.interval, opts.rise, opts.fall, opts.check.deadline,
                       opts.check.config.log, opts.graded, opts.metrics_file)
     return watcher.run(once=opts.once)
+
+
+def _not_a_file(path: str) -> str | None:
+    """A file the watcher replaces by rename needs a directory to live in and must not be one:
+    found at start (exit 2), not at the first write (a crash in the loop)."""
+    if os.path.isdir(path):
+        return "it is a directory"
+    directory = os.path.dirname(os.path.abspath(path))
+    return None if os.path.isdir(directory) else f"directory {directory} does not exist"
 
 
 def _finish(opts: Options, command: str, params: object, run: Run,
@@ -319,17 +339,19 @@ def main(argv: list[str] | None = None, prog_name: str = "lbcheck") -> None:
         code = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else prog_name
-        click.echo(f"{where}: error: {exc.format_message()} (see `{where} --help`)", err=True)
+        click.echo(one_line(f"{where}: error: {exc.format_message()} (see `{where} --help`)"),
+                   err=True)
         code = EXIT_USAGE
     except ConfigError as exc:
-        click.echo(f"{prog_name}: config error: {exc}", err=True)
+        click.echo(one_line(f"{prog_name}: config error: {exc}"), err=True)
         code = EXIT_USAGE
     except click.Abort:
         code = EXIT_UNKNOWN
     except click.ClickException as exc:
-        click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
+        click.echo(one_line(f"{prog_name}: error: {exc.format_message()}"), err=True)
         code = exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the one catch-all: a bug is one line, exit 3
-        click.echo(f"{prog_name}: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(one_line(f"{prog_name}: internal error: {type(exc).__name__}: {exc}"),
+                   err=True)
         code = EXIT_UNKNOWN
     sys.exit(code if isinstance(code, int) else 0)

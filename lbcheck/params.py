@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -37,16 +38,18 @@ class Text(click.ParamType):
 
     name = "text"
 
-    def __init__(self, what: str = "value", empty: bool = False) -> None:
+    def __init__(self, what: str = "value", empty: bool = False,
+                 shown: Callable[[str], str] = repr) -> None:
         self.what = what
         self.empty = empty
+        self.shown = shown  # a URL's credentials must not reach the error line
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
         if not isinstance(value, str):
             return value
         if "\0" in value:
-            self.fail(f"a {self.what} cannot hold a NUL byte: {value!r}", param, ctx)
+            self.fail(f"a {self.what} cannot hold a NUL byte: {self.shown(value)}", param, ctx)
         if not value and not self.empty:
             self.fail(f"an empty {self.what}", param, ctx)
         return value
@@ -72,8 +75,15 @@ class SocketAddress(Text):
         return value
 
 
+def _redacted(url: str) -> str:
+    from lbcheck.redact import redact_url
+
+    return repr(redact_url(url))
+
+
 PATH = Text("path")
 NAME = Text("name")
+URL = Text("URL", shown=_redacted)
 
 
 def escape_unprintable() -> None:
@@ -83,3 +93,13 @@ def escape_unprintable() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
+
+
+def one_line(text: str) -> str:
+    """An error message as the one line the exit-code contract promises: a newline (or any
+    other control character: a terminal escape, U+2028) that came in with a user's value is
+    shown escaped, not obeyed."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace")
+                   .decode("ascii") for c in text)

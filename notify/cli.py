@@ -15,7 +15,7 @@ import click
 from lbcheck.config import Config, ConfigError, LogSection, check_secret_permissions, load
 from lbcheck.notify.events import KINDS, BadEvent, Event, from_notify_args, from_state_hook
 from lbcheck.notify.handlers import Context, handle, write_metrics
-from lbcheck.params import NAME, PATH, Seconds, Text, escape_unprintable
+from lbcheck.params import NAME, PATH, Seconds, Text, escape_unprintable, one_line
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -98,7 +98,8 @@ def fifo(ctx: Context, path: str) -> int:
 
 
 @cli.command()
-@click.option("--dev", metavar="IF", type=Text("interface name"), help="Interface holding the addresses [the one that does].")
+@click.option("--dev", metavar="IF", type=Text("interface name"),
+              help="Interface holding the addresses [the one that does].")
 @click.option("--count", type=click.IntRange(1, 100), help="Bursts per address [config: 3].")
 @click.option("--interval", type=Seconds(0, 60), help="Seconds between bursts [0.5].")
 @click.argument("addresses", nargs=-1, required=True, metavar="ADDR…", type=Text("address"))
@@ -202,17 +203,18 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="lbnotify", standalone_mode=False)
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "lbnotify"
-        click.echo(f"{where}: error: {exc.format_message()}", err=True)
+        click.echo(one_line(f"{where}: error: {exc.format_message()}"), err=True)
         code = EXIT_USAGE
     except ConfigError as exc:
-        click.echo(f"lbnotify: config error: {exc}", err=True)
+        click.echo(one_line(f"lbnotify: config error: {exc}"), err=True)
         code = EXIT_USAGE
     except click.ClickException as exc:
-        click.echo(f"lbnotify: error: {exc.format_message()}", err=True)
+        click.echo(one_line(f"lbnotify: error: {exc.format_message()}"), err=True)
         code = EXIT_FAILED
     except click.Abort:
         code = EXIT_FAILED
     except Exception as exc:  # noqa: BLE001 - the one catch-all: a bug is one line, exit 1
-        click.echo(f"lbnotify: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(one_line(f"lbnotify: internal error: {type(exc).__name__}: {exc}"),
+                   err=True)
         code = EXIT_FAILED
     sys.exit(code if isinstance(code, int) else 0)
