@@ -42,7 +42,7 @@ if len(sys.argv) > 2 and sys.argv[2].isdigit():
     while time.monotonic() < end:
         conn, _ = server.accept()
         conn.recv(1024)
-        conn.sendall(b'Name: HAProxy\\nVersion: 2.6.12\\nPid: 1\\nStopping: 0\\nIdle_pct: 100\\n\\n')
+        conn.sendall(b'Name: HAProxy\\nPid: 1\\nStopping: 0\\nIdle_pct: 100\\n\\n')
         conn.close()
 print('ready', flush=True)
 time.sleep(60)
