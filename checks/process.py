@@ -3,14 +3,19 @@
 `killall -0` succeeds for a zombie (dead, not yet reaped) and for a SIGSTOPped process; both
 serve nothing. We read each process's state letter from /proc/PID/stat, and in master-worker
 mode we also require the master to have at least one live worker child.
+
+A name (or a pid in a pidfile) is only a candidate: lbcheck.procs says which candidates may be
+believed (root's or the ``haproxy`` user's, running a root-owned executable; a worker forked
+by a believed master), and the others are named in the reason as ignored, never trusted. A
+``nobody`` process renamed ``haproxy`` does not make a dead haproxy look alive.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from typing import NamedTuple
 
+from lbcheck import procs
 from lbcheck.outcome import ProbeError, Sample, State
 
 # /proc/PID/stat state letters that mean "not serving anything".
@@ -40,17 +45,24 @@ def scan(name: str | None = None) -> list[Proc]:
 
     This runs every second over every process on the box, so it uses raw ``os.open``/``read``
     (2.5x cheaper than ``open()``, measured) and only parses the lines whose name matches.
+    Anyone can call a process anything: callers believe a match only through lbcheck.procs.
     """
-    wanted = None if name is None else f"({name[:15]})".encode()  # comm is cut at 15 bytes
+    comm = None if name is None else _comm(name)
+    wanted = None if comm is None else b"(" + comm + b")"
     procs = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             raw = _read_stat(int(entry))
             if raw is not None and (wanted is None or wanted in raw):
                 proc = _parse_stat(int(entry), raw)
-                if name is None or proc.name == name[:15]:
+                if comm is None or _comm(proc.name) == comm:
                     procs.append(proc)
     return procs
+
+
+def _comm(name: str) -> bytes:
+    """What the kernel keeps of a name: its first 15 bytes (a non-UTF-8 argv byte included)."""
+    return os.fsencode(name)[:15]
 
 
 def _read_stat(pid: int) -> bytes | None:
@@ -69,62 +81,47 @@ def _read_stat(pid: int) -> bytes | None:
 def _parse_stat(pid: int, raw: bytes) -> Proc:
     # The name sits in parentheses and may itself contain spaces or parentheses.
     head, _, tail = raw.rpartition(b")")
-    name = head.partition(b"(")[2].decode(errors="replace")
+    name = os.fsdecode(head.partition(b"(")[2])
     fields = tail.split()
     return Proc(pid=pid, ppid=int(fields[1]), name=name, state=fields[0].decode())
 
 
-def read_pidfile(path: str) -> list[int]:
+def read_pidfile(path: str, service: str | None = "haproxy") -> list[int]:
     """The pids in a pidfile; HAProxy writes one per line (the master's in master-worker)."""
+    return _read_pidfile(path, service)[0]
+
+
+def _read_pidfile(path: str, service: str | None) -> tuple[list[int], int]:
+    """The pids and the owner of a pidfile only root (or the service user) could have written:
+    bounded, no symlink, FIFO or device (procs.read_pidfile)."""
     try:
-        with open(path, encoding="ascii", errors="replace") as fh:
-            text = fh.read()
+        pids, owner = procs.read_pidfile(path, service)
     except FileNotFoundError:
         raise ProbeError(State.CRITICAL, f"pidfile {path} does not exist: haproxy is not "
-                         "running", transient=True)  # haproxy re-creates it on each reload
+                         "running", transient=True) from None  # re-created on each reload
+    except procs.Untrusted as exc:
+        raise ProbeError(State.UNKNOWN, str(exc)) from None
     except PermissionError:
-        raise ProbeError(State.UNKNOWN, f"permission denied reading pidfile {path}")
+        raise ProbeError(State.UNKNOWN, f"permission denied reading pidfile {path}") from None
     except OSError as exc:
-        raise ProbeError(State.UNKNOWN, f"cannot read pidfile {path}: {exc.strerror}")
-    pids = [int(word) for word in text.split() if word.isdigit()]
+        raise ProbeError(State.UNKNOWN, f"cannot read pidfile {path}: {exc.strerror}") from None
     if not pids:
-        raise ProbeError(State.UNKNOWN, f"pidfile {path} holds no pid: {text[:40]!r}",
+        raise ProbeError(State.UNKNOWN, f"pidfile {path} holds no pid",
                          transient=True)  # read between haproxy's truncate and write
-    return pids
+    return pids, owner
+
+
+_MASTER_FLAGS = (b"-W", b"-Ws", b"-S")  # -S (master CLI) exists only in master-worker mode
 
 
 def is_master(pid: int) -> bool:
-    """A master-worker master: started with -W/-Ws, or its config says `master-worker`."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            argv = fh.read().split(b"\0")
-    except OSError:
-        return False
-    if b"-W" in argv or b"-Ws" in argv:
-        return True
-    configs = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == b"-f"]
-    for config in configs:
-        try:
-            with open(os.path.join(f"/proc/{pid}/cwd", config.decode()), "rb") as fh:
-                if _global_says_master_worker(fh):
-                    return True
-        except OSError:
-            continue
-    return False
+    """A master-worker master, by its command line: -W/-Ws, or -S (the master CLI).
 
-
-_PROXY_SECTIONS = (b"frontend", b"backend", b"listen")
-
-
-def _global_says_master_worker(lines: Iterable[bytes]) -> bool:
-    """`master-worker` lives in `global`; stop at the first proxy section, which is where a big
-    config is big (reading 20,000 servers cost 5 ms per check, measured)."""
-    for line in lines:
-        if line.startswith(_PROXY_SECTIONS):
-            return False
-        if line.split()[:1] == [b"master-worker"]:
-            return True
-    return False
+    Never by reading the config its ``-f`` names: that path is the process owner's choice
+    (``-f /dev/zero`` OOM-killed the watcher). ``master-worker`` set only in the config is
+    still recognised by its worker children (see :func:`collect`).
+    """
+    return any(arg in _MASTER_FLAGS for arg in procs.cmdline(pid))
 
 
 class ProcessReport(NamedTuple):
@@ -135,25 +132,57 @@ class ProcessReport(NamedTuple):
     named: tuple[Proc, ...]  # every process named ``name`` (to find worker children)
     masters: frozenset[int]
     source: str  # "pidfile PATH" or "name NAME"
+    refused: tuple[str, ...] = ()  # "pid N (why)": named so, but not to be believed
 
 
 def collect(name: str = "haproxy", pidfile: str | None = None) -> ProcessReport:
+    """The processes to judge, believed only as lbcheck.procs allows (the service user is the
+    account named like the process, Debian's ``haproxy``)."""
+    refused: list[str] = []
     if pidfile is not None:
-        roots = tuple(p for pid in read_pidfile(pidfile) if (p := read_proc(pid)) is not None)
+        listed, owner = _read_pidfile(pidfile, name)
+        found = [p for pid in listed if (p := read_proc(pid)) is not None]
+        roots = tuple(_believed(found, name, refused, frozenset({owner})))
         if not roots:
-            raise ProbeError(State.CRITICAL, f"no process with the pid in {pidfile}: haproxy "
-                             "is not running")
-        masters = frozenset(p.pid for p in roots if p.alive and is_master(p.pid))
+            why = f" ({'; '.join(refused)})" if refused else ""
+            raise ProbeError(State.CRITICAL, f"no process with the pid in {pidfile}{why}: "
+                             "haproxy is not running")
+        masters = frozenset(p.pid for p in roots if p.alive and (
+            is_master(p.pid) or _has_named_child(p.pid, name)))
         named = workers_of(masters, name)
-        return ProcessReport(name, roots, named, masters, f"pidfile {pidfile}")
-    named = tuple(scan(name))
-    # Workers are children of a master of the same name: judge the topmost ones.
-    pids = {p.pid for p in named}
-    roots = tuple(p for p in named if p.ppid not in pids)
+        return ProcessReport(name, roots, named, masters, f"pidfile {pidfile}", tuple(refused))
+    everyone = tuple(scan(name))
+    # Workers are children of a master of the same name: judge the topmost ones, and their
+    # children only as forked by a believed master (same executable).
+    pids = {p.pid for p in everyone}
+    roots = tuple(_believed([p for p in everyone if p.ppid not in pids], name, refused))
+    believed = {p.pid for p in roots}
+    named = roots + tuple(p for p in everyone if p.ppid in believed
+                          and procs.is_child_of(p.pid, p.ppid))
     masters = frozenset(
         p.pid for p in roots if p.alive and (_has_children(p, named) or is_master(p.pid))
     )
-    return ProcessReport(name, roots, named, masters, f"name {name}")
+    return ProcessReport(name, roots, named, masters, f"name {name}", tuple(refused))
+
+
+def _believed(found: list[Proc], name: str, refused: list[str],
+              vouched: frozenset[int] = frozenset()) -> list[Proc]:
+    """``found`` minus what another user could have started (lbcheck.procs.distrust)."""
+    kept = []
+    for proc in found:
+        why = procs.distrust(proc.pid, service=name, extra=vouched)
+        if why is None:
+            kept.append(proc)
+        else:
+            refused.append(f"pid {proc.pid} ({why})")
+    return kept
+
+
+def _has_named_child(pid: int, name: str) -> bool:
+    """A worker of ``pid`` is alive or a zombie now: /proc/PID/task/PID/children, bounded."""
+    raw = procs.read_proc_file(pid, f"task/{pid}/children", 4096) or b""
+    return any((child := read_proc(int(word))) is not None and _comm(child.name) == _comm(name)
+               for word in raw.split() if word.isdigit())
 
 
 _known_workers: dict[int, tuple[int, ...]] = {}  # master pid → its workers, last time we looked
@@ -170,13 +199,14 @@ def workers_of(masters: frozenset[int], name: str) -> tuple[Proc, ...]:
         return ()
     cached = [pid for master in masters for pid in _known_workers.get(master, ())]
     if cached:
-        procs = [read_proc(pid) for pid in cached]
+        again = [read_proc(pid) for pid in cached]
         # A worker that exited (a zombie until its master reaps it) may have been replaced by
         # a new one during a reload: only live, still-adopted workers spare the rescan.
-        if all(p is not None and p.alive and p.ppid in masters and p.name == name[:15]
-               for p in procs):
-            return tuple(p for p in procs if p is not None)
-    found = tuple(p for p in scan(name) if p.ppid in masters)
+        if all(p is not None and p.alive and p.ppid in masters and _comm(p.name) == _comm(name)
+               for p in again):
+            return tuple(p for p in again if p is not None)
+    found = tuple(p for p in scan(name)
+                  if p.ppid in masters and procs.is_child_of(p.pid, p.ppid))
     _known_workers.clear()
     for master in masters:
         _known_workers[master] = tuple(p.pid for p in found if p.ppid == master)
@@ -194,8 +224,10 @@ def judge(report: ProcessReport) -> Sample:
     worker exiting and the master reaping it, a reload under load can look like that for a
     moment. The caller looks again briefly; a worker that really died stays dead.
     """
+    ignored = f" (ignored: {'; '.join(report.refused)})" if report.refused else ""
     if not report.roots:
-        return Sample("process", State.CRITICAL, f"no process named {report.name} is running")
+        return Sample("process", State.CRITICAL,
+                      f"no process named {report.name} is running{ignored}")
     problems: list[str] = []
     serving: list[str] = []
     between_workers = False  # a master whose worker exited and whose next may not be up yet
@@ -218,7 +250,7 @@ def judge(report: ProcessReport) -> Sample:
                 between_workers = True
         else:
             serving.append(f"pid {proc.pid}")
-    details = tuple(problems)
+    details = tuple(problems) + tuple(f"ignored {why}" for why in report.refused)
     if serving:
         state = State.WARN if problems else State.OK
         reason = f"running ({', '.join(serving)}; found by {report.source})"

@@ -7,6 +7,9 @@ refused or reset connection is also what a reload looks like for a moment, and s
 silence (an old worker that accepted the connection as it stopped): all are marked transient
 and asked again while the deadline allows (lbcheck.checks.retry). A really hung haproxy stays
 silent on every attempt and fails at the deadline, as it did with one attempt.
+
+An answer is believed only from a listener root (or the haproxy user) owns
+(lbcheck.listeners): ``nobody``'s fake on a TCP stats port is refused before it is asked.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import _socket
 import errno
 
 from lbcheck.deadline import Deadline, DeadlineExceeded
+from lbcheck.listeners import owner_problem
 from lbcheck.outcome import ProbeError, State
 
 
@@ -70,7 +74,10 @@ def query(path: str, command: str, deadline: Deadline, what: str = "stats socket
 
 
 def _connect(path: str, deadline: Deadline, what: str) -> _socket.socket:
-    family, address = _address(path)
+    try:
+        family, address = parse_address(path)
+    except ValueError as exc:  # from a config file: the CLI refuses it before (exit 2)
+        raise ProbeError(State.UNKNOWN, f"{what} {path!r}: {exc}") from None
     sock = _socket.socket(family, _socket.SOCK_STREAM)
     try:
         sock.settimeout(deadline.timeout())
@@ -99,14 +106,38 @@ def _connect(path: str, deadline: Deadline, what: str) -> _socket.socket:
         sock.close()
         reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
         raise ProbeError(State.UNKNOWN, f"cannot connect to {what} {path}: {reason}") from None
+    try:
+        problem = owner_problem(sock)
+    except OSError as exc:
+        problem = f"cannot tell who listens ({exc.strerror or exc})"
+    if problem is not None:
+        sock.close()
+        raise ProbeError(State.UNKNOWN, f"{what} {path} is not haproxy's: {problem}; "
+                         "not believing its answer")
     return sock
 
 
-def _address(path: str) -> tuple[int, str | tuple[str, int]]:
-    """A filesystem path, or ``ipv4@HOST:PORT`` / ``HOST:PORT`` as HAProxy spells TCP sockets."""
+def parse_address(path: str) -> tuple[int, str | tuple[str, int]]:
+    """A filesystem path, or ``ipv4@HOST:PORT`` / ``HOST:PORT`` as HAProxy spells TCP sockets.
+
+    Raises ValueError for what cannot be a socket address: a NUL byte, a port out of range, a
+    host that is not an IPv4 address (no name lookup on the every-second path: it can block
+    past the deadline, and the stats socket is local).
+    """
+    if "\0" in path:
+        raise ValueError("a socket path cannot hold a NUL byte")
     spec = path.removeprefix("ipv4@").removeprefix("tcp@").removeprefix("unix@")
     if "/" not in spec and spec.count(":") == 1:
         host, _, port = spec.partition(":")
-        if port.isdigit():
-            return _socket.AF_INET, (host or "127.0.0.1", int(port))
+        if port.isascii() and port.isdigit():
+            if not 0 < int(port) < 65536:
+                raise ValueError(f"port {port} is out of range (1-65535)")
+            host = {"": "127.0.0.1", "localhost": "127.0.0.1"}.get(host, host)
+            try:
+                _socket.inet_pton(_socket.AF_INET, host)
+            except (OSError, ValueError):  # UnicodeEncodeError: a non-UTF-8 argv byte
+                raise ValueError(f"{host!r} is not an IPv4 address") from None
+            return _socket.AF_INET, (host, int(port))
+    if not spec:
+        raise ValueError("empty socket path")
     return _socket.AF_UNIX, spec

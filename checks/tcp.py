@@ -14,7 +14,8 @@ def parse_target(target: str) -> tuple[str, int]:
     bracketed = host.startswith("[") and host.endswith("]")
     if bracketed:
         host = host[1:-1]
-    if (not sep or not port.isdecimal() or not host or "[" in host or "]" in host
+    if (not sep or not port.isascii() or not port.isdecimal() or not host or "[" in host
+            or "]" in host or "\0" in host
             or (":" in host and not bracketed) or not 0 < int(port) < 65536):
         raise ValueError(f"{target!r}: expected HOST:PORT or [IPv6]:PORT")
     return host, int(port)
@@ -31,7 +32,10 @@ def probe(target: str, deadline: Deadline) -> Sample:
         raise ProbeError(State.CRITICAL, f"{target}: no answer within "
                          f"{deadline.seconds:g} s") from None
     except socket.gaierror as exc:
-        raise ProbeError(State.UNKNOWN, f"{target}: cannot resolve {host}: {exc.strerror}") from None
+        raise ProbeError(State.UNKNOWN,
+                         f"{target}: cannot resolve {host}: {exc.strerror}") from None
+    except (UnicodeError, ValueError) as exc:  # IDNA refuses the name ("a..b", 64+ chars)
+        raise ProbeError(State.UNKNOWN, f"{target}: not a host name: {exc}") from None
     except OSError as exc:
         raise ProbeError(State.CRITICAL, f"{target}: {exc.strerror or exc}") from None
     return Sample("tcp", State.OK, f"{target} accepts connections")

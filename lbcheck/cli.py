@@ -20,6 +20,16 @@ import click
 from lbcheck.config import Config, ConfigError, load
 from lbcheck.deadline import Deadline, DeadlineExceeded
 from lbcheck.outcome import EXIT_UNKNOWN, EXIT_USAGE, Outcome, Sample, State
+from lbcheck.params import (
+    NAME,
+    PATH,
+    URL,
+    Seconds,
+    SocketAddress,
+    Text,
+    escape_unprintable,
+    one_line,
+)
 
 if TYPE_CHECKING:
     from lbcheck.checks.haproxy import HaproxyTarget
@@ -40,11 +50,11 @@ class Options(NamedTuple):
 @click.option("-v", "--verbose", count=True, help="Print a table of probes (-vv: all details).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--nagios", is_flag=True, help="Monitoring-plugin output and exit codes 0/1/2/3.")
-@click.option("--deadline", type=click.FloatRange(0.01, 60), default=0.8, show_default=True,
+@click.option("--deadline", type=Seconds(0.01, 60), default=0.8, show_default=True,
               help="Seconds the whole check may take; keep it below keepalived's timeout.")
-@click.option("--config", "config_path", metavar="PATH",
+@click.option("--config", "config_path", metavar="PATH", type=PATH,
               help="TOML config (default $LBCHECK_CONFIG or /etc/lbcheck/lbcheck.toml).")
-@click.option("--state-dir", metavar="DIR", envvar="LBCHECK_STATE_DIR",
+@click.option("--state-dir", metavar="DIR", envvar="LBCHECK_STATE_DIR", type=PATH,
               help="Where the last verdict is kept, to log transitions only [/run/lbcheck].")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, as_json: bool, nagios: bool, deadline: float,
@@ -61,12 +71,13 @@ def cli(ctx: click.Context, verbose: int, as_json: bool, nagios: bool, deadline:
 
 
 def _socket_option(fn: Callable[..., object]) -> Callable[..., object]:
-    return click.option("--socket", "socket_path", metavar="PATH",
+    return click.option("--socket", "socket_path", metavar="PATH", type=SocketAddress(),
                         help="HAProxy stats socket [config, else /run/haproxy/admin.sock].")(fn)
 
 
 def _backend_option(fn: Callable[..., object]) -> Callable[..., object]:
     return click.option("--backend", "limits", multiple=True, metavar="NAME[:MIN|:PCT%]",
+                        type=Text("backend limit"),
                         callback=_parse_limits,
                         help="Minimum UP servers (repeatable; default: every backend ≥ 1).")(fn)
 
@@ -85,9 +96,9 @@ def _parse_limits(ctx: click.Context, param: click.Parameter, values: tuple[str,
 def _haproxy_options(fn: Callable[..., object]) -> Callable[..., object]:
     """The options `lbcheck haproxy` and `lbcheck watch … haproxy` share."""
     fn = _backend_option(fn)
-    fn = click.option("--pidfile", metavar="PATH",
+    fn = click.option("--pidfile", metavar="PATH", type=PATH,
                       help="HAProxy pidfile [/run/haproxy.pid if present].")(fn)
-    fn = click.option("--master-socket", metavar="PATH",
+    fn = click.option("--master-socket", metavar="PATH", type=SocketAddress(),
                       help="Master CLI (haproxy -S) to ask for workers.")(fn)
     return _socket_option(fn)
 
@@ -117,8 +128,9 @@ def haproxy(opts: Options, socket_path: str | None, master_socket: str | None,
 
 
 @cli.command()
-@click.argument("name", default="haproxy")
-@click.option("--pidfile", metavar="PATH", help="Judge the pids in this file instead of by name.")
+@click.argument("name", default="haproxy", type=NAME)
+@click.option("--pidfile", metavar="PATH", type=PATH,
+              help="Judge the pids in this file instead of by name.")
 @click.pass_obj
 def process(opts: Options, name: str, pidfile: str | None) -> int:
     """Is the process running (zombies, stopped and worker-less masters are not)?"""
@@ -153,23 +165,26 @@ def backends(opts: Options, socket_path: str | None, limits: tuple) -> int:
 
 
 @cli.command()
-@click.argument("url")
+@click.argument("url", type=URL)
 @click.option("--status", type=click.IntRange(100, 599), help="Exact status wanted [any < 400].")
-@click.option("--contains", metavar="TEXT", help="Text the body must contain.")
+@click.option("--contains", metavar="TEXT", type=Text("text", empty=True),
+              help="Text the body must contain.")
 @click.pass_obj
 def http(opts: Options, url: str, status: int | None, contains: str | None) -> int:
     """GET URL and judge the status (and body)."""
     from lbcheck.checks import http as http_probe
     from lbcheck.probe import timed
+    from lbcheck.redact import redact_url
 
     if not url.startswith(("http://", "https://")):
-        raise click.BadParameter(f"{url!r} is not an http:// or https:// URL", param_hint="URL")
+        raise click.BadParameter(f"{redact_url(url)!r} is not an http:// or https:// URL",
+                                 param_hint="URL")
     return _finish(opts, "http", (url, status, contains),
                    lambda d: [timed("http", lambda: http_probe.probe(url, d, status, contains))])
 
 
 @cli.command()
-@click.argument("target", metavar="HOST:PORT")
+@click.argument("target", metavar="HOST:PORT", type=Text("HOST:PORT"))
 @click.pass_obj
 def tcp(opts: Options, target: str) -> int:
     """Complete a TCP handshake with HOST:PORT."""
@@ -185,8 +200,8 @@ def tcp(opts: Options, target: str) -> int:
 
 
 @cli.command()
-@click.argument("conf", metavar="KEEPALIVED_CONF")
-@click.argument("peer", metavar="[PEER_CONF]", required=False)
+@click.argument("conf", metavar="KEEPALIVED_CONF", type=PATH)
+@click.argument("peer", metavar="[PEER_CONF]", required=False, type=PATH)
 @click.option("--on-host/--not-on-host", default=None,
               help="This machine is the load balancer: a script missing here is missing "
                    "there [default: when CONF is under /etc/keepalived].")
@@ -228,9 +243,9 @@ class WatchOptions(NamedTuple):
 
 
 @cli.group()
-@click.option("--track-file", required=True, metavar="PATH",
+@click.option("--track-file", required=True, metavar="PATH", type=PATH,
               help="keepalived track_file to write: 0 healthy, non-zero failed.")
-@click.option("--interval", type=click.FloatRange(0.05, 60), default=0.2, show_default=True,
+@click.option("--interval", type=Seconds(0.05, 60), default=0.2, show_default=True,
               help="Seconds between checks.")
 @click.option("--rise", type=click.IntRange(1, 100), default=3, show_default=True,
               help="Consecutive successes before healthy again.")
@@ -238,7 +253,7 @@ class WatchOptions(NamedTuple):
               help="Consecutive failures before failed.")
 @click.option("--graded", is_flag=True,
               help="Write the backend shortfall (254 if haproxy is down) for weighted tracking.")
-@click.option("--metrics-file", metavar="PATH",
+@click.option("--metrics-file", metavar="PATH", type=PATH,
               help="Prometheus textfile (node_exporter textfile collector) to keep updated.")
 @click.option("--once", is_flag=True, help="One check, write the file, exit (for testing).")
 @click.pass_context
@@ -259,12 +274,23 @@ def watch_haproxy(opts: WatchOptions, socket_path: str | None, master_socket: st
 
     target = _haproxy_target(opts.check.config, socket_path, master_socket, pidfile, limits)
     track = TrackFile(opts.track_file)  # written from the first verdict on, not before
-    problem = track.writable()
+    problem = _not_a_file(opts.track_file) or track.writable()
     if problem:
         raise click.UsageError(f"cannot write track file {opts.track_file}: {problem}")
+    if opts.metrics_file and (problem := _not_a_file(opts.metrics_file)):
+        raise click.UsageError(f"cannot write metrics file {opts.metrics_file}: {problem}")
     watcher = Watcher(target, track, opts.interval, opts.rise, opts.fall, opts.check.deadline,
                       opts.check.config.log, opts.graded, opts.metrics_file)
     return watcher.run(once=opts.once)
+
+
+def _not_a_file(path: str) -> str | None:
+    """A file the watcher replaces by rename needs a directory to live in and must not be one:
+    found at start (exit 2), not at the first write (a crash in the loop)."""
+    if os.path.isdir(path):
+        return "it is a directory"
+    directory = os.path.dirname(os.path.abspath(path))
+    return None if os.path.isdir(directory) else f"directory {directory} does not exist"
 
 
 def _finish(opts: Options, command: str, params: object, run: Run,
@@ -314,21 +340,24 @@ def _terminated(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None, prog_name: str = "lbcheck") -> None:
     """Entry point: every error becomes one line and a documented exit code."""
     signal.signal(signal.SIGTERM, _terminated)
+    escape_unprintable()
     try:
         code = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else prog_name
-        click.echo(f"{where}: error: {exc.format_message()} (see `{where} --help`)", err=True)
+        click.echo(one_line(f"{where}: error: {exc.format_message()} (see `{where} --help`)"),
+                   err=True)
         code = EXIT_USAGE
     except ConfigError as exc:
-        click.echo(f"{prog_name}: config error: {exc}", err=True)
+        click.echo(one_line(f"{prog_name}: config error: {exc}"), err=True)
         code = EXIT_USAGE
     except click.Abort:
         code = EXIT_UNKNOWN
     except click.ClickException as exc:
-        click.echo(f"{prog_name}: error: {exc.format_message()}", err=True)
+        click.echo(one_line(f"{prog_name}: error: {exc.format_message()}"), err=True)
         code = exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the one catch-all: a bug is one line, exit 3
-        click.echo(f"{prog_name}: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(one_line(f"{prog_name}: internal error: {type(exc).__name__}: {exc}"),
+                   err=True)
         code = EXIT_UNKNOWN
     sys.exit(code if isinstance(code, int) else 0)

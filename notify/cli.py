@@ -15,6 +15,7 @@ import click
 from lbcheck.config import Config, ConfigError, LogSection, check_secret_permissions, load
 from lbcheck.notify.events import KINDS, BadEvent, Event, from_notify_args, from_state_hook
 from lbcheck.notify.handlers import Context, handle, write_metrics
+from lbcheck.params import NAME, PATH, Seconds, Text, escape_unprintable, one_line
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -22,7 +23,7 @@ EXIT_USAGE = 2
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="Log to stderr instead of the configured target.")
-@click.option("--config", "config_path", metavar="PATH",
+@click.option("--config", "config_path", metavar="PATH", type=PATH,
               help="TOML config (default $LBCHECK_CONFIG or /etc/lbcheck/lbcheck.toml).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, config_path: str | None) -> None:
@@ -62,7 +63,7 @@ def _state_command(state: str) -> click.Command:
     @click.command(name=state.lower(), help=f"notify_{state.lower()} hook: the instance is now "
                    f"{state} (e.g. notify_{state.lower()} \"/usr/bin/lbnotify {state.lower()} "
                    "VI_1\").")
-    @click.argument("name", required=False)
+    @click.argument("name", required=False, type=NAME)
     @click.pass_obj
     def command(ctx: Context, name: str | None) -> int:
         return _run(ctx, _parse(ctx, lambda: from_state_hook(state, name)))
@@ -75,7 +76,7 @@ for _state in ("MASTER", "BACKUP", "FAULT", "STOP"):
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
-@click.argument("fields", nargs=-1, required=True)
+@click.argument("fields", nargs=-1, required=True, type=Text("field"))
 @click.pass_obj
 def event(ctx: Context, fields: tuple[str, ...]) -> int:
     """INSTANCE|GROUP NAME STATE PRIORITY — what `notify "/usr/bin/lbnotify event"` passes."""
@@ -83,7 +84,7 @@ def event(ctx: Context, fields: tuple[str, ...]) -> int:
 
 
 @cli.command()
-@click.argument("path")
+@click.argument("path", type=PATH)
 @click.pass_obj
 def fifo(ctx: Context, path: str) -> int:
     """Read keepalived's notify FIFO (vrrp_notify_fifo_script "/usr/bin/lbnotify fifo")."""
@@ -97,10 +98,11 @@ def fifo(ctx: Context, path: str) -> int:
 
 
 @cli.command()
-@click.option("--dev", metavar="IF", help="Interface holding the addresses [the one that does].")
+@click.option("--dev", metavar="IF", type=Text("interface name"),
+              help="Interface holding the addresses [the one that does].")
 @click.option("--count", type=click.IntRange(1, 100), help="Bursts per address [config: 3].")
-@click.option("--interval", type=click.FloatRange(0, 60), help="Seconds between bursts [0.5].")
-@click.argument("addresses", nargs=-1, required=True, metavar="ADDR…")
+@click.option("--interval", type=Seconds(0, 60), help="Seconds between bursts [0.5].")
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDR…", type=Text("address"))
 @click.pass_obj
 def announce(ctx: Context, dev: str | None, count: int | None, interval: float | None,
              addresses: tuple[str, ...]) -> int:
@@ -139,7 +141,7 @@ def release(ctx: Context, force: bool) -> int:
 
 
 @cli.command()
-@click.option("--budget", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
+@click.option("--budget", type=Seconds(0.1, 600), default=10.0, show_default=True,
               help="Seconds to spend sending (and waiting for a sender that is mid-request).")
 @click.option("--due-only", is_flag=True,
               help="Only pages whose retry time has come (for timers); exit 1 only if one "
@@ -196,21 +198,23 @@ def with_event_command(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error is one line on stderr and a documented exit code."""
     argv = with_event_command(list(sys.argv[1:] if argv is None else argv))
+    escape_unprintable()
     try:
         code = cli.main(args=argv, prog_name="lbnotify", standalone_mode=False)
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "lbnotify"
-        click.echo(f"{where}: error: {exc.format_message()}", err=True)
+        click.echo(one_line(f"{where}: error: {exc.format_message()}"), err=True)
         code = EXIT_USAGE
     except ConfigError as exc:
-        click.echo(f"lbnotify: config error: {exc}", err=True)
+        click.echo(one_line(f"lbnotify: config error: {exc}"), err=True)
         code = EXIT_USAGE
     except click.ClickException as exc:
-        click.echo(f"lbnotify: error: {exc.format_message()}", err=True)
+        click.echo(one_line(f"lbnotify: error: {exc.format_message()}"), err=True)
         code = EXIT_FAILED
     except click.Abort:
         code = EXIT_FAILED
     except Exception as exc:  # noqa: BLE001 - the one catch-all: a bug is one line, exit 1
-        click.echo(f"lbnotify: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(one_line(f"lbnotify: internal error: {type(exc).__name__}: {exc}"),
+                   err=True)
         code = EXIT_FAILED
     sys.exit(code if isinstance(code, int) else 0)

@@ -10,9 +10,9 @@ process is alive this refuses: those addresses are keepalived's to manage.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
-from pathlib import Path
 
 
 class ReleaseError(Exception):
@@ -20,15 +20,23 @@ class ReleaseError(Exception):
 
 
 def keepalived_running() -> list[int]:
-    """Pids of processes called keepalived (in this PID namespace)."""
+    """Pids of live keepalived processes we may believe (in this PID namespace).
+
+    keepalived runs as root: a process merely called keepalived — ``nobody``'s renamed sleep
+    once kept a dead keepalived's VIPs on both nodes — counts only if lbcheck.procs believes
+    it (root's, running a root-owned executable). A zombie holds no address: not counted.
+    """
+    from lbcheck import procs
+
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "keepalived":
-                    found.append(int(entry.name))
-            except OSError:
-                continue  # it exited while we looked
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = procs.read_proc_file(entry, "stat", procs.STAT_LIMIT) or b""
+            head, _, tail = stat.rpartition(b")")
+            alive = tail.split()[:1] not in ([b"Z"], [b"X"])
+            if (alive and head.partition(b"(")[2] == b"keepalived"
+                    and procs.distrust(int(entry)) is None):
+                found.append(int(entry))
     return found
 
 
