@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 DEFAULT_PATH = "/etc/lbcheck/lbcheck.toml"
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 DEFAULT_PIDFILE = "/run/haproxy.pid"
+MAX_CONFIG = 1 << 20  # bytes; a real lbcheck.toml is ~2 KB: /dev/zero or a log is not one
 
 PAGE_TYPES = ("pagerduty", "opsgenie", "webhook", "alertmanager")
 DEFAULT_PAGE_URLS = {
@@ -149,13 +150,19 @@ def load(explicit: str | None = None) -> Config:
         return Config()
     import tomllib
 
+    from lbcheck.files import read_regular
+
     try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
+        data = read_regular(path, MAX_CONFIG, follow_links=True)
+        raw = tomllib.loads(data.decode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {path} is not UTF-8 text: {exc.reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"config {path} nests tables or arrays too deeply") from None
     return from_mapping(raw, path)
 
 

@@ -58,13 +58,19 @@ class UnsafeDir(OSError):
     """
 
 
-def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
+def read_regular(
+    path: str | os.PathLike[str], limit: int, *, follow_links: bool = False
+) -> bytes:
     """The whole file, if it is a regular file of at most ``limit`` bytes.
 
+    ``follow_links``: for files the operator names (a config managed as a symlink into a
+    deployment tree): the link is followed, but what it points to must still be a regular
+    file of bounded size, never a FIFO or a device.
     Raises FileNotFoundError, :class:`NotRegular`, :class:`TooBig` or another OSError.
     """
+    nofollow = 0 if follow_links else os.O_NOFOLLOW
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | nofollow | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise NotRegular(errno.ELOOP, "is a symlink", str(path)) from None

@@ -328,3 +328,34 @@ def test_opsgenie_target_warns_of_the_sunset_and_others_do_not() -> None:
     assert "2027-04-05" in warning
     pagerduty = {"type": "pagerduty", "routing_key": PD_KEY}
     assert () == from_mapping({"page": {"target": [pagerduty]}}).warnings
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "huge", "not utf-8", "deep"])
+def test_a_config_path_that_is_no_config_is_one_line(tmp_path: Path, kind: str) -> None:
+    """`--config /dev/zero` once read forever, a FIFO hung, deep nesting raised: each is now
+    a ConfigError (exit 2) on one line, within the time of a read of 1 MiB at most."""
+    path = tmp_path / "lbcheck.toml"
+    if kind == "/dev/zero":
+        path = Path("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "huge":
+        path.write_bytes(b"# " + b"x" * (2 << 20) + b"\n")
+    elif kind == "not utf-8":
+        path.write_bytes(b'[log]\ntarget = "\xff"\n')
+    else:
+        path.write_text("x = " + "[" * 10_000 + "]" * 10_000 + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load(str(path))
+    assert str(path) in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_config_reached_through_a_symlink_is_read(tmp_path: Path) -> None:
+    """Operators link /etc/lbcheck/lbcheck.toml into a deployment tree: that must keep working."""
+    real = tmp_path / "deploy" / "lbcheck.toml"
+    real.parent.mkdir()
+    real.write_text('[haproxy]\nsocket = "/tmp/h.sock"\n')
+    link = tmp_path / "lbcheck.toml"
+    link.symlink_to(real)
+    assert "/tmp/h.sock" == load(str(link)).haproxy.socket
