@@ -27,7 +27,9 @@ class _SyslogSink:
         syslog.openlog(ident, syslog.LOG_PID, syslog.LOG_DAEMON)
 
     def _emit(self, priority: int, message: str) -> None:
-        syslog.syslog(priority, message)
+        # syslog(3) takes UTF-8; a name keepalived passed as undecodable bytes (surrogates
+        # here) must not cost the line: it is written escaped (\udcff) instead.
+        syslog.syslog(priority, message.encode("utf-8", "backslashreplace").decode())
 
     debug = partialmethod(_emit, syslog.LOG_DEBUG)
     info = msg = log = partialmethod(_emit, syslog.LOG_INFO)

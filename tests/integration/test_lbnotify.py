@@ -256,3 +256,23 @@ def test_announce_rejects_garbage_in_one_line(notify: Notify) -> None:
     assert 1 == result.returncode
     assert 1 == len(result.stderr.strip().splitlines())
     assert "not an IPv4 or IPv6 address" in result.stderr
+
+
+@pytest.mark.parametrize("target", ["syslog", "file"])
+@pytest.mark.parametrize("fmt", ["json", "logfmt"])
+def test_a_non_utf8_instance_name_keeps_its_log_line(tmp_path: Path, target: str,
+                                                     fmt: str) -> None:
+    """keepalived passes names as bytes; `VI_\\xff` once lost the line ("internal error:
+    UnicodeEncodeError", exit 1) with syslog, the default target. Now it is logged escaped."""
+    log = tmp_path / "lbnotify.log"
+    config = tmp_path / "lbcheck.toml"
+    config.write_text(
+        f'[log]\nformat = "{fmt}"\ntarget = "{"syslog" if target == "syslog" else log}"\n'
+        f'[notify]\nstate_dir = "{tmp_path / "state"}"\n'
+        f'[page]\noutbox = "{tmp_path / "outbox"}"\n')
+    result = subprocess.run([os.fsencode(BIN / "lbnotify"), b"--config", os.fsencode(config),
+                             b"event", b"INSTANCE", b"VI_\xff", b"FAULT", b"0"],
+                            capture_output=True, timeout=20, check=False)
+    assert (0, b"") == (result.returncode, result.stderr)
+    if target == "file":
+        assert "VI_\\udcff" in log.read_text()
