@@ -222,7 +222,8 @@ def check_secret_permissions(config: Config) -> None:
 def _only(table: dict[str, Any], where: str, *known: str) -> None:
     unknown = sorted(set(table) - set(known))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        shown = ", ".join(key if key.isprintable() else repr(key) for key in unknown)
+        raise ConfigError(f"{where}: unknown key(s) {shown}; known: {', '.join(known)}")
 
 
 def _section(cls: Any, raw: dict[str, Any], name: str, where: str, **extra: Any) -> Any:
