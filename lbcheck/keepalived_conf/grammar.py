@@ -19,8 +19,8 @@ in lbnotify, and lint reads any file it is pointed at): only regular files are r
 followed, as keepalived does; a FIFO, device or directory is refused without being opened, an
 executable include skipped as keepalived skips it), each at most MAX_FILE_BYTES and each read
 once however often it is included; in all at most MAX_TOTAL_BYTES of text (repeats and `$`
-expansions counted), MAX_INCLUSIONS included files, MAX_WORDS words, includes MAX_INCLUDE_DEPTH
-deep, blocks MAX_BLOCK_DEPTH deep, MAX_GLOB_ENTRIES directory entries listed by include globs.
+expansions counted), MAX_INCLUSIONS included files, MAX_LINES statement lines and MAX_WORDS
+words (each statement costs lint's rules about 1 KB), includes MAX_INCLUDE_DEPTH deep, blocks MAX_BLOCK_DEPTH deep, MAX_GLOB_ENTRIES directory entries listed by include globs.
 A limit reached is one problem naming it; what lies past it is not read. Every step is linear
 in what was read.
 """
@@ -44,7 +44,8 @@ MAX_FILE_BYTES = 16 * MIB
 MAX_TOTAL_BYTES = 64 * MIB  # every inclusion and `$NAME` expansion counted again
 MAX_INCLUSIONS = 10_000  # a conf.d of a few hundred files is large; a file included twice: 2
 MAX_INCLUDE_DEPTH = 20
-MAX_WORDS = 4_000_000  # ~60 bytes of memory each, ~100 with their statement
+MAX_LINES = 250_000  # statements; the largest real configs have well under 100,000
+MAX_WORDS = 1_000_000  # each line's words are cut at the budget, even on one 16 MiB line
 MAX_BLOCK_DEPTH = 100  # keepalived's deepest blocks are 4 levels
 MAX_GLOB_ENTRIES = 100_000  # directory entries listed by include globs (`/*/*/*` walks /proc)
 MAX_PROBLEMS = 1_000
@@ -158,6 +159,7 @@ class _Reader:
         self.inclusions = 0
         self.spliced = 0  # characters read in, repeats and expansions included
         self.words = 0
+        self.lines = 0
         self.entries = 0  # directory entries listed by globs
         self.exhausted = ""  # the first limit reached: no include is expanded after it
         self.stopped = False  # MAX_WORDS or MAX_TOTAL_BYTES reached: nothing more is read
@@ -193,13 +195,15 @@ class _Reader:
                 continue
             if pending:
                 raw, pending = "".join(pending) + raw, []
-            words = _words(raw, filename, number, self.sink)
+            words = _words(raw, filename, number, self.sink, MAX_WORDS - self.words)
             if not words:
                 continue
             self.words += len(words)
-            if self.words > MAX_WORDS:
-                self.limit(filename, number, "MAX_WORDS",
-                           f"more than {MAX_WORDS:,} words in all")
+            self.lines += 1
+            if self.words > MAX_WORDS or self.lines > MAX_LINES:
+                name, count, what = (("MAX_WORDS", MAX_WORDS, "words") if self.words > MAX_WORDS
+                                     else ("MAX_LINES", MAX_LINES, "statement lines"))
+                self.limit(filename, number, name, f"more than {count:,} {what} in all")
                 self.stopped = True
                 return
             condition = ""
@@ -342,13 +346,14 @@ class _Reader:
         return names
 
 
-def _words(raw: str, filename: str, number: int, sink: _Sink) -> list[str]:
+def _words(raw: str, filename: str, number: int, sink: _Sink, budget: int) -> list[str]:
     """Split one line: quotes make one word (glued to what touches them), comments end the
-    line, braces stand alone. One regex pass: linear in the line."""
+    line, braces stand alone. One regex pass: linear in the line; past ``budget`` words it
+    stops (the caller reports the limit)."""
     words: list[str] = []
     for match in _TOKEN.finditer(raw):
         brace, comment, word = match.groups()
-        if comment:
+        if comment or len(words) > budget:
             break
         if brace:
             words.append(brace)
