@@ -171,18 +171,25 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 TOKENS = st.sampled_from([
-    "vrrp_instance", "VI_1", "{", "}", "{" * 50, "}" * 50, '"', '"a b"', "#", "!", "\n", " ",
-    "\t", "\\\n", "virtual_ipaddress", "192.0.2.1/24", "2001:db8::1", "dev", "eth0",
-    "vrrp_script", "script", "/bin/true", "weight", "-2", "track_script", "global_defs",
-    "include ", "*.conf", "fifo", "dir.conf", "zero.conf", "self.conf", "all.conf",
-    "exec.conf", "/dev/zero", "/nonexistent.conf", "@", "@host ", "@^host ", "$X=", "$X",
-    "${X}", "$Y=$X $X", "$Y", "\x00", "\udcff", "\u00a0", "é", "x" * 5000,
+    "vrrp_instance", "VI_1", "{", "}", "{" * 50, "}" * 50, '"', '"a b"', "#", "!", " ", "\t",
+    "\\", "virtual_ipaddress", "192.0.2.1/24", "2001:db8::1", "dev", "eth0", "vrrp_script",
+    "script", "/bin/true", "weight", "-2", "track_script", "global_defs", "include", "@",
+    "@host", "@^host", "$X", "${X}", "$Y", "\x00", "\udcff", "\u00a0", "é", "x" * 5000,
 ])
+TARGETS = st.sampled_from([
+    "*.conf", "fifo", "dir.conf", "zero.conf", "self.conf", "all.conf", "exec.conf",
+    "/dev/zero", "/nonexistent.conf", "nothing*.conf", "",
+])
+LINES = st.one_of(
+    st.lists(TOKENS, max_size=12).map(" ".join),
+    TARGETS.map(lambda target: f"include {target}"),
+    st.sampled_from(["$X=192.0.2.7/24", "$Y=$X $X $X", "$X={", "@host include fifo"]),
+)
 
 
-@settings(max_examples=120, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(st.lists(TOKENS, max_size=40).map("".join), st.binary(max_size=40))
+@given(st.lists(LINES, max_size=25).map("\n".join), st.binary(max_size=40))
 def test_hostile_configs_never_crash_the_parser_or_lint(zoo: Path, text: str,
                                                         raw: bytes) -> None:
     """Random keepalived.conf text (braces, quotes, includes of FIFOs and devices, `@` lines,
