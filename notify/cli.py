@@ -50,6 +50,10 @@ def _context(config: Config) -> Context:
 def _run(ctx: Context, event: Event) -> int:
     """Exit 1 with one line on stderr naming each failed step (the log has the details)."""
     report = handle(event, ctx)
+    for key, value in report.items():  # the config was read around: say so, act anyway
+        for warning in value.get("config_warnings", []) if isinstance(value, dict) else []:
+            click.echo(f"lbnotify: warning: {key}: {' '.join(warning.split())}"[:1000],
+                       err=True)
     failed = [f"{k}: {v['error']}" for k, v in report.items()
               if isinstance(v, dict) and "error" in v]
     if failed:
@@ -130,12 +134,15 @@ def release(ctx: Context, force: bool) -> int:
     from lbcheck.notify.release import release as release_vips
 
     try:
-        released = release_vips(ctx.config.keepalived.config, force=force)
+        done = release_vips(ctx.config.keepalived.config, force=force)
     except ReleaseError as exc:
         ctx.log.error("release", error=str(exc))
         raise click.ClickException(str(exc)) from None
-    ctx.log.info("release", released=released)
-    for line in released:
+    ctx.log.info("release", released=done.released,
+                 **({"config_warnings": done.warnings} if done.warnings else {}))
+    for warning in done.warnings:
+        click.echo(f"lbnotify: warning: release: {warning}", err=True)
+    for line in done.released:
         click.echo(f"released {line}")
     return 0
 

@@ -113,8 +113,10 @@ def _announce_instance(event: Event, ctx: Context, report: dict[str, Any]) -> No
 
     step = time.perf_counter()
     try:
-        vips = instance_vips(ctx.config.keepalived.config, event.name)
-        report["announce"] = announce_addresses(vips, ctx) | {"ms": _ms(step)}
+        found = instance_vips(ctx.config.keepalived.config, event.name)
+        report["announce"] = announce_addresses(found.addresses, ctx) | {"ms": _ms(step)}
+        if found.warnings:  # what keepalived read around (a missing include…): said, not fatal
+            report["announce"]["config_warnings"] = found.warnings
     except VipError as exc:
         report["announce"] = {"error": str(exc), "ms": _ms(step)}
     except Exception as exc:  # noqa: BLE001 - a thread's crash must become the report's line

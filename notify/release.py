@@ -13,6 +13,10 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from lbcheck.notify.vips import Vips
 
 
 class ReleaseError(Exception):
@@ -40,9 +44,15 @@ def keepalived_running() -> list[int]:
     return found
 
 
-def configured_vips(config_path: str) -> list[tuple[str, str | None]]:
-    """(address/prefix, device) for every VIP of every instance in ``config_path``."""
-    from lbcheck.notify.vips import VipError, load_config
+class Released(NamedTuple):
+    released: list[str]  # "ADDR dev IF", each address deleted
+    warnings: list[str]  # what keepalived reads around in its config (a missing include…)
+
+
+def configured_vips(config_path: str) -> Vips:
+    """(address/prefix, device) for every VIP of every instance in ``config_path``, read as
+    keepalived reads it (tolerantly: the VIPs it configured are the ones to give up)."""
+    from lbcheck.notify.vips import VipError, Vips, load_config, warnings
 
     try:
         config = load_config(config_path)
@@ -53,11 +63,11 @@ def configured_vips(config_path: str) -> list[tuple[str, str | None]]:
         for vip in (*instance.vips, *instance.excluded_vips):
             if vip.address is not None:
                 vips.append((str(vip.address), vip.dev or instance.interface))
-    return vips
+    return Vips(vips, warnings(config))
 
 
-def release(config_path: str, wait: float = 0.5, force: bool = False) -> list[str]:
-    """Delete the VIPs still held here; the ones deleted, as "ADDR dev IF"."""
+def release(config_path: str, wait: float = 0.5, force: bool = False) -> Released:
+    """Delete the VIPs still held here: the ones deleted, and what the config reading skipped."""
     end = time.monotonic() + wait  # keepalived's children may take a moment to go
     while (running := keepalived_running()) and not force:
         if time.monotonic() > end:
@@ -65,14 +75,15 @@ def release(config_path: str, wait: float = 0.5, force: bool = False) -> list[st
         time.sleep(0.02)
     held = _held()
     released = []
-    for address, dev in configured_vips(config_path):
+    found = configured_vips(config_path)
+    for address, dev in found.addresses:
         ip = address.split("/")[0]
         for where in [dev] if dev else sorted(held):
             if ip in held.get(where or "", set()):
                 argv = ["ip", "addr", "del", address, "dev", where or ""]
                 subprocess.run(argv, capture_output=True, timeout=5, check=False)
                 released.append(f"{address} dev {where}")
-    return released
+    return Released(released, found.warnings)
 
 
 def _held() -> dict[str, set[str]]:

@@ -13,18 +13,48 @@ parsing goes on the way keepalived does — an extra `}` or a `{` opening nothin
 block still open at the end is closed, an unterminated quote runs to the end of the line, a
 missing, unreadable or looping include is skipped — and each problem is recorded there with
 its file and line. Only an unreadable main file still raises.
+
+What keepalived reads is whatever its files say, so the reading is bounded (it runs as root
+in lbnotify, and lint reads any file it is pointed at): only regular files are read (symlinks
+followed, as keepalived does; a FIFO, device or directory is refused without being opened, an
+executable include skipped as keepalived skips it), each at most MAX_FILE_BYTES and each read
+once however often it is included; in all at most MAX_TOTAL_BYTES of text (repeats and `$`
+expansions counted), MAX_INCLUSIONS included files, MAX_LINES statement lines and MAX_WORDS
+words (each statement costs lint's rules about 1 KB), includes MAX_INCLUDE_DEPTH deep, blocks MAX_BLOCK_DEPTH deep, MAX_GLOB_ENTRIES directory entries listed by include globs.
+A limit reached is one problem naming it; what lies past it is not read. Every step is linear
+in what was read.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import re
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+from lbcheck.keepalived_conf.source import read_config_file
+
+MIB = 1 << 20
+# Real keepalived.conf files, even with thousands of virtual_servers, are a few MiB: these
+# limits are far above any of them and still keep lint (and lbnotify, as root) to a few hundred
+# MB of memory and seconds of CPU on the worst input (a 16 MiB file of one-word lines: ~6 s,
+# under 300 MB; tests/unit/test_lint_hostile.py runs lint under a 1 GiB address-space limit).
+MAX_FILE_BYTES = 16 * MIB
+MAX_TOTAL_BYTES = 64 * MIB  # every inclusion and `$NAME` expansion counted again
+MAX_INCLUSIONS = 10_000  # a conf.d of a few hundred files is large; a file included twice: 2
 MAX_INCLUDE_DEPTH = 20
+MAX_LINES = 250_000  # statements; the largest real configs have well under 100,000
+MAX_WORDS = 1_000_000  # each line's words are cut at the budget, even on one 16 MiB line
+MAX_BLOCK_DEPTH = 100  # keepalived's deepest blocks are 4 levels
+MAX_GLOB_ENTRIES = 100_000  # directory entries listed by include globs (`/*/*/*` walks /proc)
+MAX_PROBLEMS = 1_000
 _DEFINE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 _EXPAND = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+# One token per match: a brace, a comment start, a word (quoted parts glued to the rest), or
+# blanks. Possessive quantifiers: a long line cannot make the regex backtrack.
+_TOKEN = re.compile(r'([{}])|([#!])|((?:[^\s{}"#!]++|"[^"]*+"?+)++)|\s++')
 
 
 class KeepalivedConfError(Exception):
@@ -68,180 +98,326 @@ class _Line(NamedTuple):
 
 
 class _Sink:
-    """Where problems go: raised (strict) or appended to the caller's list (tolerant)."""
+    """Where problems go: raised (strict) or appended to the caller's list (tolerant), each
+    once (a file included a thousand times has its problem once), at most MAX_PROBLEMS."""
 
     def __init__(self, problems: list[Problem] | None) -> None:
         self.problems = problems
+        self.seen: set[tuple[str, int, str]] = set()
 
     def __call__(self, file: str, line: int, message: str, severity: str = "error") -> None:
         if self.problems is None:
             raise KeepalivedConfError(file, line, message)
+        key = (file, line, message)
+        if key in self.seen or len(self.seen) > MAX_PROBLEMS:
+            return
+        self.seen.add(key)
+        if len(self.seen) > MAX_PROBLEMS:
+            self.problems.append(Problem(file, line, f"more than {MAX_PROBLEMS:,} problems: "
+                                         "lint lists no more (its limit)", "warning"))
+            return
         self.problems.append(Problem(file, line, message, severity))
+
+
+class _Exhausted(Exception):
+    """A `$NAME` expansion went past MAX_TOTAL_BYTES (raised out of re.sub to stop it)."""
 
 
 def parse_file(path: str, problems: list[Problem] | None = None) -> list[Node]:
     """The top-level statements of ``path`` and everything it includes."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
-    except OSError as exc:  # the main file: nothing to lint, whatever the mode
-        raise KeepalivedConfError(path, 0, f"cannot read {path}: {exc.strerror}") from None
     sink = _Sink(problems)
-    return _build(list(_lines_of(text, path, os.path.dirname(path), {}, 0, sink,
-                                 (os.path.realpath(path),))), sink)
+    reader = _Reader(sink)
+    try:
+        text, key, mode = reader.read(path)
+    except (OSError, ValueError) as exc:  # the main file: nothing to lint, whatever the mode
+        raise KeepalivedConfError(path, 0, f"cannot read {path}: {_why(exc)}") from None
+    if mode & 0o111:
+        sink(path, 0, f"{path} is executable: keepalived refuses to start with it ('not a "
+             "regular non-executable file')")
+    reader.spliced = len(text)
+    return _build(reader.lines_of(text, path, os.path.dirname(path), {}, 0, (key,)), sink)
 
 
 def parse_text(text: str, filename: str = "<string>",
                problems: list[Problem] | None = None) -> list[Node]:
     base = os.path.dirname(filename) if filename != "<string>" else os.getcwd()
     sink = _Sink(problems)
-    return _build(list(_lines_of(text, filename, base, {}, 0, sink, ())), sink)
+    return _build(_Reader(sink).lines_of(text, filename, base, {}, 0, ()), sink)
 
 
-def _lines(path: str, defines: dict[str, str], depth: int, where: str, line: int, sink: _Sink,
-           chain: tuple[str, ...]):
-    real = os.path.realpath(path)
-    if real in chain:  # keepalived opens it again until it runs out of descriptors
-        sink(where, line, f"include {path} includes itself (an include loop): keepalived "
-             "reads it again and again until it runs out of file descriptors")
-        return
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
-    except OSError as exc:
-        sink(where, line, f"cannot read include {path}: {exc.strerror}", "warning")
-        return
-    yield from _lines_of(text, path, os.path.dirname(path), defines, depth, sink,
-                         (*chain, real))
+def _why(exc: Exception) -> str:
+    return exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
 
 
-def _lines_of(text: str, filename: str, base: str, defines: dict[str, str], depth: int,
-              sink: _Sink, chain: tuple[str, ...]):
-    number = 0
-    pending = ""
-    for number, raw in enumerate(text.splitlines(), 1):
-        if raw.rstrip().endswith("\\"):  # keepalived joins continued lines
-            pending += raw.rstrip()[:-1] + " "
-            continue
-        raw, pending = pending + raw, ""
-        words = _words(raw, filename, number, sink)
-        if not words:
-            continue
-        condition = ""
-        if words[0].startswith("@"):  # host-conditional line: keep it, without the prefix
-            condition, words = words[0], words[1:]
+class _Reader:
+    """One reading of a config: the files read (by device and inode: each read once), the
+    globs expanded, and the budgets every include and expansion draws on."""
+
+    def __init__(self, sink: _Sink) -> None:
+        self.sink = sink
+        self.files: dict[tuple[int, int], str] = {}
+        self.globs: dict[str, list[str]] = {}
+        self.inclusions = 0
+        self.spliced = 0  # characters read in, repeats and expansions included
+        self.words = 0
+        self.lines = 0
+        self.entries = 0  # directory entries listed by globs
+        self.exhausted = ""  # the first limit reached: no include is expanded after it
+        self.stopped = False  # MAX_WORDS or MAX_TOTAL_BYTES reached: nothing more is read
+
+    def limit(self, file: str, line: int, name: str, message: str) -> None:
+        """A budget ran out: one problem naming the limit; later includes are skipped."""
+        if not self.exhausted:
+            self.exhausted = name
+            self.sink(file, line, f"{message}: lint reads no further (its limit {name}; "
+                      "keepalived has none)")
+
+    def read(self, path: str) -> tuple[str, tuple[int, int], int]:
+        """(text, (device, inode), mode); raises OSError (NotRegular, TooBig…)."""
+        info = os.stat(path)
+        key = (info.st_dev, info.st_ino)
+        text = self.files.get(key)
+        if text is None:
+            data, info = read_config_file(path, MAX_FILE_BYTES)
+            key = (info.st_dev, info.st_ino)
+            text = self.files[key] = data.decode("utf-8", errors="replace")
+        return text, key, info.st_mode
+
+    def lines_of(self, text: str, filename: str, base: str, defines: dict[str, str],
+                 depth: int, chain: tuple[tuple[int, int], ...]) -> Iterator[_Line]:
+        pending: list[str] = []
+        for number, raw in enumerate(text.split("\n"), 1):
+            if self.stopped:
+                return
+            raw = raw.split("\0", 1)[0]  # keepalived reads lines with fgets: a NUL ends one
+            stripped = raw.rstrip()
+            if stripped.endswith("\\"):  # keepalived joins continued lines
+                pending.append(stripped[:-1] + " ")
+                continue
+            if pending:
+                raw, pending = "".join(pending) + raw, []
+            words = _words(raw, filename, number, self.sink, MAX_WORDS - self.words)
             if not words:
                 continue
-        define = _DEFINE.match(" ".join(words))
-        if define:
-            defines[define.group(1)] = define.group(2).strip()
-            continue
-        if defines:
-            words = [_expand(w, defines) for w in words]
-            words = [part for w in words for part in (w.split() if " " in w else [w])]
-        if words[0] == "include":
-            yield from _include(words, filename, base, defines, depth, number, sink, chain)
-            continue
-        yield _Line(words, filename, number, condition)
+            self.words += len(words)
+            self.lines += 1
+            if self.words > MAX_WORDS or self.lines > MAX_LINES:
+                name, count, what = (("MAX_WORDS", MAX_WORDS, "words") if self.words > MAX_WORDS
+                                     else ("MAX_LINES", MAX_LINES, "statement lines"))
+                self.limit(filename, number, name, f"more than {count:,} {what} in all")
+                self.stopped = True
+                return
+            condition = ""
+            if words[0].startswith("@"):  # host-conditional line: keep it, without the prefix
+                condition, words = words[0], words[1:]
+                if not words:
+                    continue
+            define = _DEFINE.match(" ".join(words))
+            if define:
+                defines[define.group(1)] = define.group(2).strip()
+                continue
+            if defines:
+                try:
+                    words = self.expand(words, defines)
+                except _Exhausted:
+                    self.limit(filename, number, "MAX_TOTAL_BYTES",
+                               f"$ parameters expand past {MAX_TOTAL_BYTES // MIB} MiB in all")
+                    self.stopped = True
+                    return
+            if not words:
+                continue
+            if words[0] == "include":
+                yield from self.include(words, filename, base, defines, depth, number, chain)
+                continue
+            yield _Line(words, filename, number, condition)
+
+    def expand(self, words: list[str], defines: dict[str, str]) -> list[str]:
+        def value(match: re.Match[str]) -> str:
+            found = defines.get(match.group(1) or match.group(2))
+            if found is None:
+                return match.group(0)
+            self.spliced += len(found)
+            if self.spliced > MAX_TOTAL_BYTES:
+                raise _Exhausted
+            return found
+
+        words = [_EXPAND.sub(value, w) if "$" in w else w for w in words]
+        return [part for w in words for part in (w.split() if " " in w else [w])]
+
+    def include(self, words: list[str], filename: str, base: str, defines: dict[str, str],
+                depth: int, number: int, chain: tuple[tuple[int, int], ...]
+                ) -> Iterator[_Line]:
+        if len(words) < 2:
+            self.sink(filename, number, "include needs a path")
+            return
+        if depth >= MAX_INCLUDE_DEPTH:
+            self.sink(filename, number, f"includes nested deeper than {MAX_INCLUDE_DEPTH} "
+                      "levels: lint reads no deeper (its limit MAX_INCLUDE_DEPTH; keepalived "
+                      "goes on until it runs out of file descriptors)")
+            return
+        if self.exhausted:
+            return
+        pattern = words[1] if os.path.isabs(words[1]) else os.path.join(base, words[1])
+        matches = self.glob(pattern, filename, number)
+        if not matches and not glob.has_magic(pattern):
+            self.sink(filename, number, f"cannot read include {words[1]}: No such file or "
+                      "directory (keepalived skips it: 'Config files missing')", "warning")
+        for match in matches:
+            if self.inclusions >= MAX_INCLUSIONS:
+                self.limit(filename, number, "MAX_INCLUSIONS",
+                           f"more than {MAX_INCLUSIONS:,} files included in all (a file "
+                           "included twice counts twice: an include fan-out?)")
+            if self.exhausted:
+                return
+            yield from self.included(match, defines, depth + 1, filename, number, chain)
+
+    def included(self, path: str, defines: dict[str, str], depth: int, where: str, line: int,
+                 chain: tuple[tuple[int, int], ...]) -> Iterator[_Line]:
+        try:
+            text, key, mode = self.read(path)
+        except (OSError, ValueError) as exc:
+            self.sink(where, line, f"cannot read include {path}: {_why(exc)} (keepalived "
+                      "skips it)", "warning")
+            return
+        if key in chain:  # keepalived opens it again until it runs out of descriptors
+            self.sink(where, line, f"include {path} includes itself (an include loop): "
+                      "keepalived reads it again and again until it runs out of file "
+                      "descriptors")
+            return
+        if mode & 0o111:
+            self.sink(where, line, f"include {path} is executable: keepalived skips it ('not "
+                      "a regular non-executable file'), so nothing in it is read")
+            return
+        if self.spliced + len(text) > MAX_TOTAL_BYTES:
+            self.limit(where, line, "MAX_TOTAL_BYTES",
+                       f"more than {MAX_TOTAL_BYTES // MIB} MiB of config text in all (a file "
+                       "included twice counts twice)")
+            return
+        self.inclusions += 1
+        self.spliced += len(text)
+        yield from self.lines_of(text, path, os.path.dirname(path), defines, depth,
+                                 (*chain, key))
+
+    def glob(self, pattern: str, file: str, line: int) -> list[str]:
+        """glob(3) as keepalived calls it, sorted; each pattern expanded once."""
+        if not glob.has_magic(pattern):
+            return [pattern] if os.path.lexists(pattern) else []
+        found = self.globs.get(pattern)
+        if found is None:
+            found = self.globs[pattern] = sorted(self.walk(pattern, file, line))
+        return found
+
+    def walk(self, pattern: str, file: str, line: int) -> list[str]:
+        """Component by component, listing at most MAX_GLOB_ENTRIES directory entries in all
+        (`include /*/*/*/*.conf` would walk /proc and every process's root)."""
+        parts = [part for part in pattern.split("/") if part]
+        found = ["/" if pattern.startswith("/") else ""]
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1 and not pattern.endswith("/")
+            matched = []
+            for directory in found:
+                if not glob.has_magic(part):
+                    candidate = os.path.join(directory, part)
+                    if os.path.lexists(candidate) if last else os.path.isdir(candidate):
+                        matched.append(candidate)
+                    continue
+                for name in self.listing(directory or ".", file, line):
+                    if name.startswith(".") and not part.startswith("."):
+                        continue  # glob(3): a wildcard does not match a leading dot
+                    candidate = os.path.join(directory, name)
+                    if fnmatch.fnmatchcase(name, part) and (last or os.path.isdir(candidate)):
+                        matched.append(candidate)
+            found = matched
+        return found if parts else []
+
+    def listing(self, directory: str, file: str, line: int) -> list[str]:
+        names: list[str] = []
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if self.entries >= MAX_GLOB_ENTRIES:
+                        self.limit(file, line, "MAX_GLOB_ENTRIES",
+                                   f"include globs list more than {MAX_GLOB_ENTRIES:,} "
+                                   "directory entries")
+                        break
+                    self.entries += 1
+                    names.append(entry.name)
+        except OSError:
+            return []
+        return names
 
 
-def _include(words: list[str], filename: str, base: str, defines: dict[str, str], depth: int,
-             number: int, sink: _Sink, chain: tuple[str, ...]):
-    if len(words) < 2:
-        sink(filename, number, "include needs a path")
-        return
-    if depth >= MAX_INCLUDE_DEPTH:
-        sink(filename, number, "includes nested too deep (a loop?)")
-        return
-    pattern = words[1] if os.path.isabs(words[1]) else os.path.join(base, words[1])
-    matches = sorted(glob.glob(pattern))
-    if not matches and not glob.has_magic(pattern):
-        sink(filename, number, f"cannot read include {words[1]}: No such file or directory "
-             "(keepalived skips it)", "warning")
-    for match in matches:
-        yield from _lines(match, defines, depth + 1, filename, number, sink, chain)
-
-
-def _expand(word: str, defines: dict[str, str]) -> str:
-    return _EXPAND.sub(lambda m: defines.get(m.group(1) or m.group(2), m.group(0)), word)
-
-
-def _words(raw: str, filename: str, number: int, sink: _Sink) -> list[str]:
-    """Split one line: quotes make one word, comments end the line, braces stand alone."""
+def _words(raw: str, filename: str, number: int, sink: _Sink, budget: int) -> list[str]:
+    """Split one line: quotes make one word (glued to what touches them), comments end the
+    line, braces stand alone. One regex pass: linear in the line; past ``budget`` words it
+    stops (the caller reports the limit)."""
     words: list[str] = []
-    current: list[str] = []
-    quoted = False
-    started = False
-    for char in raw:
-        if quoted:
-            if char == '"':
-                quoted = False
-            else:
-                current.append(char)
-            continue
-        if char == '"':
-            quoted = started = True
-            continue
-        if char in "#!":
+    for match in _TOKEN.finditer(raw):
+        brace, comment, word = match.groups()
+        if comment or len(words) > budget:
             break
-        if char.isspace() or char in "{}":
-            if started:
-                words.append("".join(current))
-                current, started = [], False
-            if char in "{}":
-                words.append(char)
-            continue
-        current.append(char)
-        started = True
-    if quoted:  # keepalived complains and takes the rest of the line as the string
-        sink(filename, number, "unterminated quoted string")
-    if started:
-        words.append("".join(current))
+        if brace:
+            words.append(brace)
+        elif word is not None:
+            if '"' in word:
+                if word.count('"') % 2:  # keepalived complains; the rest of the line is the
+                    sink(filename, number, "unterminated quoted string")  # string
+                word = word.replace('"', "")
+            words.append(word)
     return words
 
 
-def _build(lines: list[_Line], sink: _Sink) -> list[Node]:
-    """Braces → nesting. Each frame: (keyword line, its children so far)."""
+def _build(lines: Iterable[_Line], sink: _Sink) -> list[Node]:
+    """Braces → nesting, in one pass over the words. Each frame: (keyword line, its children
+    so far). Blocks deeper than MAX_BLOCK_DEPTH are skipped, braces still counted."""
     root: list[Node] = []
     stack: list[tuple[_Line, list[Node]]] = []
     siblings = root
+    skipped = 0  # levels open beyond MAX_BLOCK_DEPTH: their words are dropped
     for entry in lines:
-        words = list(entry.words)
-        while words:
-            if words[0] == "}":
+        words = entry.words
+        start, count = 0, len(words)
+        while start < count:
+            end = start
+            while end < count and words[end] != "{" and words[end] != "}":
+                end += 1
+            statement = words[start:end]
+            brace = words[end] if end < count else ""
+            start = end + 1
+            if skipped:
+                skipped += 1 if brace == "{" else -1 if brace == "}" else 0
+                continue
+            if brace == "{":
+                if len(stack) >= MAX_BLOCK_DEPTH:
+                    sink(entry.file, entry.line, f"blocks nested deeper than {MAX_BLOCK_DEPTH}"
+                         " levels: lint skips what is inside (its limit MAX_BLOCK_DEPTH)")
+                    skipped = 1
+                    continue
+                if statement:
+                    head_line = _Line(statement, entry.file, entry.line, entry.condition)
+                elif not siblings or siblings[-1].children:
+                    # a brace on its own line opens the previous statement; here there is none
+                    sink(entry.file, entry.line, "'{' opens nothing")
+                    head_line = _Line(["{"], entry.file, entry.line)  # skipped as a block
+                else:
+                    previous = siblings.pop()
+                    head_line = _Line([previous.keyword, *previous.args], previous.file,
+                                      previous.line, previous.condition)
+                stack.append((head_line, []))
+                siblings = stack[-1][1]
+                continue
+            if statement:
+                siblings.append(Node(statement[0], tuple(statement[1:]), (), entry.file,
+                                     entry.line, entry.condition))
+            if brace == "}":
                 if not stack:  # keepalived: "Extra '}' found", and reads on
                     sink(entry.file, entry.line, "unexpected '}' (an extra brace closes "
                          "nothing; the block before it may have ended earlier than intended)")
-                    words = words[1:]
                     continue
                 opener, children = stack.pop()
                 siblings = stack[-1][1] if stack else root
                 siblings.append(Node(opener.words[0], tuple(opener.words[1:]), tuple(children),
                                      opener.file, opener.line, opener.condition))
-                words = words[1:]
-                continue
-            if "{" in words:
-                at = words.index("{")
-                head, words = words[:at], words[at + 1:]
-                if not head:  # a brace on its own line opens the previous statement
-                    if not siblings or siblings[-1].children:
-                        sink(entry.file, entry.line, "'{' opens nothing")
-                        head_line = _Line(["{"], entry.file, entry.line)  # skipped as a block
-                        stack.append((head_line, []))
-                        siblings = stack[-1][1]
-                        continue
-                    previous = siblings.pop()
-                    head_line = _Line([previous.keyword, *previous.args], previous.file,
-                                      previous.line, previous.condition)
-                else:
-                    head_line = _Line(head, entry.file, entry.line, entry.condition)
-                stack.append((head_line, []))
-                siblings = stack[-1][1]
-                continue
-            closing = words.index("}") if "}" in words else len(words)
-            statement, words = words[:closing], words[closing:]
-            siblings.append(Node(statement[0], tuple(statement[1:]), (), entry.file,
-                                 entry.line, entry.condition))
     while stack:  # keepalived: "There are N missing '}'s"; it closes them at the end
         opener, children = stack.pop()
         sink(opener.file, opener.line, f"'{opener.words[0]}' block is never closed")

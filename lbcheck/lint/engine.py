@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from lbcheck.keepalived_conf import KeepalivedConfig, load
+from lbcheck.keepalived_conf import KeepalivedConfig, Script, load
 from lbcheck.lint import pair, scripts, text, tracking
 from lbcheck.lint.findings import Finding
 from lbcheck.lint.rules import RULES
@@ -31,6 +31,10 @@ def lint(path: str, peer_path: str | None = None, on_host: bool | None = None,
     release = None
     said: list[Finding] = []
     notes: list[str] = []
+    # Read first: a path that is no config (a FIFO, a device, missing) fails here, at once,
+    # before `keepalived -t` is asked about it.
+    config = load(path, tolerant=True)
+    peer = load(peer_path, tolerant=True) if peer_path is not None else None
     if keepalived:
         from lbcheck.lint import keepalived as runner
 
@@ -40,16 +44,17 @@ def lint(path: str, peer_path: str | None = None, on_host: bool | None = None,
             said += verdict.findings
             if verdict.problem and verdict.problem not in notes:
                 notes.append(verdict.problem)
-    config = load(path, tolerant=True)
     findings = _one(config, on_host, release)
+    security = config.global_defs.enable_script_security
     for script in config.scripts.values():
-        findings += scripts.check_command(script)
-        found, why = scripts.check_exec(script, config.global_defs.enable_script_security,
-                                        on_host)
+        def exec_check(s: Script = script) -> tuple[list[Finding], list[str]]:
+            return scripts.check_exec(s, security, on_host)
+
+        findings += _guarded("scripts", lambda s=script: scripts.check_command(s), [], path)
+        found, why = _guarded("scripts", exec_check, ([], []), path)
         findings += found
         notes += why
-    if peer_path is not None:
-        peer = load(peer_path, tolerant=True)
+    if peer is not None:
         findings += _one(peer, on_host=False, release=release)
         more, tables = _guarded("pair", lambda: pair.check(config, peer), ([], []), path)
         findings += more

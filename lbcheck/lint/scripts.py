@@ -3,7 +3,9 @@
 The worst one: a script keepalived cannot exec — missing file, or a shebang interpreter that
 is gone (a deleted virtualenv) — counts as *success*, so the instance runs as if healthy
 forever. These checks look at the real filesystem only when the script exists here; linting a
-config copied from elsewhere says "not checked here" instead of guessing.
+config copied from elsewhere says "not checked here" instead of guessing. They stat() the
+script and open nothing but a regular file, non-blocking, reading its first line only: a
+script path naming a FIFO or a device (a typo, or planted) must not hang lint or trigger it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import shutil
 import stat
 
 from lbcheck.keepalived_conf import Script
+from lbcheck.keepalived_conf.source import file_kind
 from lbcheck.lint.findings import Finding
 
 _PROCESS_ONLY = re.compile(r"(^|/|')(killall\s+-0|pidof|pgrep)\b")
@@ -54,7 +57,17 @@ def check_exec(script: Script, security: bool, on_host: bool) -> tuple[list[Find
                 f"install {prog} or fix the path (`lbcheck haproxy` if it was a deleted venv)"))
             return findings, []
         return findings, [f"{script.name}: {prog} not checked here (not on this machine)"]
-    info = os.stat(path)
+    try:
+        info = os.stat(path)
+    except OSError as exc:  # exists() said yes: a race, or a path we may not stat
+        return findings, [f"{script.name}: {path} not checked ({exc.strerror})"]
+    if not stat.S_ISREG(info.st_mode):
+        findings.append(Finding(
+            "KA021", "error", *where,
+            f"vrrp_script {script.name}: {path} is {file_kind(info.st_mode)}, not a program; "
+            "keepalived cannot exec it and counts the script as succeeding",
+            f"point the script at the real program (what is {path}?)"))
+        return findings, []
     if not info.st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
         findings.append(Finding(
             "KA021", "error", *where,
@@ -73,11 +86,20 @@ def check_exec(script: Script, security: bool, on_host: bool) -> tuple[list[Find
 
 
 def _shebang(path: str) -> str:
+    """The interpreter a `#!` line names: at most 256 bytes read, from a regular file only
+    (opened non-blocking, checked after opening: it may have been swapped since the stat)."""
     try:
-        with open(path, "rb") as fh:
-            first = fh.readline(256)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError:
         return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        first = os.read(fd, 256).split(b"\n", 1)[0]
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
     if not first.startswith(b"#!"):
         return ""
     words = first[2:].decode(errors="replace").split()
@@ -86,10 +108,13 @@ def _shebang(path: str) -> str:
 
 def _insecure_components(script: Script, path: str) -> list[Finding]:
     """enable_script_security: every component root-owned, not group/world writable."""
-    found = []
+    found: list[Finding] = []
     current = os.path.realpath(path)
     while True:
-        info = os.stat(current)
+        try:
+            info = os.stat(current)
+        except OSError:  # a component we may not stat: keepalived could not run it either
+            return found
         if info.st_uid != 0 or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             why = "not owned by root" if info.st_uid != 0 else "group/world writable"
             found.append(Finding(

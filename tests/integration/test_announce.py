@@ -361,3 +361,67 @@ def test_a_poisoned_outbox_does_not_cut_the_announcement_short(lab: Lab, tmp_pat
     assert (0, "") == (result.returncode, result.stderr)
     assert (3, 3) == (sum("ARP" in line for line in lines),
                       sum("neighbor advertisement" in line for line in lines)), lines
+
+
+def _missing_include_config(tmp_path: Path, interface: str, vip: str) -> Path:
+    """An lbnotify config whose keepalived.conf includes a file that does not exist (keepalived
+    logs "Config files missing" and runs) and a FIFO (it skips what is not a regular file)."""
+    os.mkfifo(tmp_path / "fifo.conf")
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(f"include {tmp_path}/conf.d/lvs.conf\ninclude fifo.conf\n"
+                    f"vrrp_instance VI_3 {{\n  interface {interface}\n  virtual_router_id 53\n"
+                    f"  priority 100\n  virtual_ipaddress {{\n    {vip}/24\n  }}\n}}\n")
+    config = tmp_path / "lbcheck.toml"
+    config.write_text(f'[log]\ntarget = "{tmp_path / "lbnotify.jsonl"}"\n'
+                      f'[notify]\nstate_dir = "{tmp_path / "state"}"\n'
+                      f'[keepalived]\nconfig = "{conf}"\n[announce]\ncount = 2\ninterval = 0.1\n'
+                      f'[page]\noutbox = "{tmp_path / "outbox"}"\n')
+    return config
+
+
+def test_a_missing_include_still_announces_every_vip_found(lab: Lab, tmp_path: Path) -> None:
+    """`lbnotify master VI_3` with a missing include once sent no ARP at all (`error:
+    announce: … cannot read include`). keepalived runs with it, so the hook does too: it
+    announces the VIP, exits 0 and says what it read around, on stderr and in the log."""
+    config = _missing_include_config(tmp_path, lab.a_if, VIP4)
+    capture = lab.capture(packets=2)
+    try:
+        result = lab.run(lab.announcer, str(BIN / "lbnotify"), "--config", str(config),
+                         "master", "VI_3")
+        lines = capture.lines()
+    finally:
+        capture.stop()
+
+    assert 0 == result.returncode, result.stderr
+    assert 2 == sum(f"tell {VIP4}" in line for line in lines), lines
+    warnings = result.stderr.splitlines()
+    assert 2 == len(warnings), warnings
+    assert warnings[0].startswith("lbnotify: warning: announce: ")
+    assert "cannot read include" in warnings[0] and "is a FIFO" in warnings[1]
+    [event] = [json.loads(line) for line in (tmp_path / "lbnotify.jsonl").read_text()
+               .splitlines() if '"vrrp_event"' in line]
+    assert 2 == len(event["announce"]["config_warnings"]), event
+    assert [f"{VIP4} on {lab.a_if}: sent 2 gratuitous ARP"] == event["announce"]["sent"]
+
+
+def test_release_with_a_missing_include_still_releases_the_vip(lab: Lab, tmp_path: Path
+                                                               ) -> None:
+    """`lbnotify release --force` once refused the whole config over a missing include and
+    left the dead keepalived's VIP on the interface; now it deletes it, with a warning."""
+    vip = "192.0.2.103"
+    ip("-n", lab.announcer, "addr", "add", f"{vip}/24", "dev", lab.a_if)
+    config = _missing_include_config(tmp_path, lab.a_if, vip)
+    try:
+        result = lab.run(lab.announcer, str(BIN / "lbnotify"), "--config", str(config),
+                         "release", "--force")
+        held = ip("-n", lab.announcer, "-o", "addr", "show", "dev", lab.a_if).stdout
+    finally:
+        subprocess.run(["ip", "-n", lab.announcer, "addr", "del", f"{vip}/24", "dev",
+                        lab.a_if], capture_output=True, timeout=10, check=False)
+
+    assert (0, f"released {vip}/24 dev {lab.a_if}\n") == (result.returncode, result.stdout), \
+        result.stderr
+    assert f"{vip}/" not in held
+    assert 2 == len(result.stderr.splitlines()), result.stderr
+    assert "lbnotify: warning: release: " in result.stderr and "cannot read include" in \
+        result.stderr
