@@ -68,6 +68,13 @@ def read_regular(
     file of bounded size, never a FIFO or a device.
     Raises FileNotFoundError, :class:`NotRegular`, :class:`TooBig` or another OSError.
     """
+    # Look before opening: opening a device can itself do something (a tape rewinds, a
+    # modem hangs up); a FIFO or a link is refused without being touched.
+    seen = os.stat(path, follow_symlinks=follow_links)
+    if stat.S_ISLNK(seen.st_mode):
+        raise NotRegular(errno.ELOOP, "is a symlink", str(path))
+    if not stat.S_ISREG(seen.st_mode):
+        raise NotRegular(errno.EINVAL, "is not a regular file", str(path))
     nofollow = 0 if follow_links else os.O_NOFOLLOW
     try:
         fd = os.open(path, os.O_RDONLY | nofollow | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -77,6 +84,8 @@ def read_regular(
         raise
     try:
         info = os.fstat(fd)
+        if (info.st_dev, info.st_ino) != (seen.st_dev, seen.st_ino):
+            raise NotRegular(errno.EAGAIN, "was replaced while being opened", str(path))
         if not stat.S_ISREG(info.st_mode):
             raise NotRegular(errno.EINVAL, "is not a regular file", str(path))
         if info.st_size > limit:
