@@ -204,6 +204,8 @@ def _check_paths(config: Config, where: str) -> None:
     if target not in ("syslog", "stderr") and not os.path.isabs(target):
         raise ConfigError(f"{where} [log] target: syslog, stderr or an absolute file path, "
                           f"not {target!r}")
+    if target not in ("syslog", "stderr") and os.path.isdir(target):
+        raise ConfigError(f"{where} [log] target: {target} is a directory; name a file in it")
 
 
 def check_secret_permissions(config: Config) -> None:

@@ -49,7 +49,8 @@ ADDRESSES = ["192.0.2.7", "192.0.2.7/24", "2001:db8::7", "2001:db8::7/200", "192
 
 def weird(*extra: str) -> st.SearchStrategy[str]:
     """A listed hostile value, or a short random one (NUL and surrogates included)."""
-    chars = st.characters(exclude_categories=["Cs"]) | st.sampled_from(
+    # blacklist_categories: the spelling Debian 12's hypothesis (6.36) knows, as the other tests.
+    chars = st.characters(blacklist_categories=("Cs",)) | st.sampled_from(
         ["\0", "\udcff", "\udc80", ":", "/", "%", "."])
     return st.sampled_from([*WEIRD, *extra]) | st.text(chars, max_size=8)
 

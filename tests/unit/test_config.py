@@ -170,6 +170,7 @@ def test_invalid_page_target(target: Any, why: str) -> None:
         ({"page": {"outbox": "outbox"}}, "[page] outbox: needs an absolute path"),
         ({"notify": {"metrics_file": "x.prom"}}, "[notify] metrics_file: needs an absolute"),
         ({"log": {"target": "lbcheck.jsonl"}}, "[log] target: syslog, stderr or an absolute"),
+        ({"log": {"target": "/tmp"}}, "[log] target: /tmp is a directory; name a file in it"),
         ({"haproxy": {"socket": "/run/a\0b"}}, "[haproxy] socket: contains a NUL"),
     ],
 )
