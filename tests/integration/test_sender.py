@@ -128,7 +128,7 @@ def test_sender_is_detached_from_the_hook_and_its_caller(
         assert b"" == os.read(inherited_r, 1)  # EOF: no one else holds the write end
         pid = sender_pid(notify)
         assert [pid] == notify.processes()
-        fds = {int(n): os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")}
+        fds = open_descriptors(pid)
         assert ["/dev/null"] * 3 == [fds[0], fds[1], fds[2]]
         assert str(notify.outbox / ".sender.lock") == fds[3]
         assert not [t for t in fds.values() if t.startswith("pipe:")]
@@ -139,6 +139,19 @@ def test_sender_is_detached_from_the_hook_and_its_caller(
         os.close(inherited_r)
         if inherited_w >= 0:
             os.close(inherited_w)
+
+
+def open_descriptors(pid: int) -> dict[int, str]:
+    """What each descriptor of ``pid`` points to. The sender retries meanwhile: a socket it
+    opens for an attempt may close between the listing and the readlink — its own, not
+    inherited, so it is left out rather than raced."""
+    found = {}
+    for entry in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            found[int(entry)] = os.readlink(f"/proc/{pid}/fd/{entry}")
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def test_sender_gives_up_and_says_what_waits(tmp_path: Path, receiver: Receiver) -> None:
