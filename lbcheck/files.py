@@ -68,6 +68,14 @@ def read_regular(
     file of bounded size, never a FIFO or a device.
     Raises FileNotFoundError, :class:`NotRegular`, :class:`TooBig` or another OSError.
     """
+    return read_regular_stat(path, limit, follow_links=follow_links)[0]
+
+
+def read_regular_stat(
+    path: str | os.PathLike[str], limit: int, *, follow_links: bool = False
+) -> tuple[bytes, os.stat_result]:
+    """:func:`read_regular`, and the stat of what was read (its device and inode identify
+    the file: keepalived.conf's reader reads each included file once by them)."""
     # Look before opening: opening a device can itself do something (a tape rewinds, a
     # modem hangs up); a FIFO or a link is refused without being touched.
     seen = os.stat(path, follow_symlinks=follow_links)
@@ -76,8 +84,9 @@ def read_regular(
     if not stat.S_ISREG(seen.st_mode):
         raise NotRegular(errno.EINVAL, "is not a regular file", str(path))
     nofollow = 0 if follow_links else os.O_NOFOLLOW
+    flags = os.O_RDONLY | nofollow | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
-        fd = os.open(path, os.O_RDONLY | nofollow | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise NotRegular(errno.ELOOP, "is a symlink", str(path)) from None
@@ -92,7 +101,7 @@ def read_regular(
             raise TooBig(errno.EFBIG, f"is larger than {limit} bytes", str(path))
         chunks, left = [], limit + 1
         while left > 0:
-            chunk = os.read(fd, min(left, 65536))
+            chunk = os.read(fd, min(left, 1 << 20))
             if not chunk:
                 break
             chunks.append(chunk)
@@ -100,7 +109,7 @@ def read_regular(
         data = b"".join(chunks)
         if len(data) > limit:  # it grew after the fstat
             raise TooBig(errno.EFBIG, f"is larger than {limit} bytes", str(path))
-        return data
+        return data, info
     finally:
         os.close(fd)
 
