@@ -1,5 +1,5 @@
 """The one lock API (lbcheck.notify.lock): held or not, bounded waits, files it refuses, the
-hand-over of a held descriptor."""
+hand-over of a held descriptor, and the idle-time summary that must take the instance lock."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from lbcheck.config import PageSection, PageTarget
 from lbcheck.files import NotRegular, UnsafeDir
-from lbcheck.notify import lock
+from lbcheck.notify import lock, paging
+from lbcheck.notify.events import Event
+from lbcheck.notify.paging import memory as page_memory
 
 
 def test_held_says_whether_the_lock_is_ours(tmp_path: Path) -> None:
@@ -91,3 +94,44 @@ def test_the_instance_lock_is_bounded(tmp_path: Path) -> None:
             pass
         assert time.monotonic() - started < 2.0
 
+
+# -- the flap summary at idle time, beside hooks -------------------------------------------
+
+def _section(tmp_path: Path) -> PageSection:
+    target = PageTarget("pagerduty", "http://127.0.0.1:9/v2/enqueue", routing_key="RK")
+    return PageSection(outbox=str(tmp_path / "outbox"), flap_window=60.0, targets=(target,))
+
+
+def _event(page: PageSection, state: Path, name: str, at: float) -> None:
+    with lock.locked_instance(str(state), "INSTANCE", "VI_1", 1.0):
+        paging.queue_event(Event("INSTANCE", "VI_1", name, 100, received=at), page, state,
+                           "lb1", now=at)
+
+
+def test_a_summary_never_undoes_an_event_a_hook_recorded_meanwhile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The idle-time summary read the memory before a hook recorded FAULT; saving what it
+    read would forget the open FAULT (and so never page its resolve). It reads again under
+    the instance lock."""
+    page, state = _section(tmp_path), tmp_path / "state"
+    _event(page, state, "MASTER", 1000.0)
+    _event(page, state, "BACKUP", 1010.0)  # inside the flap window: held back
+    stale = page_memory.all_memories(state)
+    assert [1] == [m.suppressed for m in stale]
+    _event(page, state, "FAULT", 1020.0)  # a hook, after the summary's read
+    monkeypatch.setattr(page_memory, "all_memories", lambda _state_dir: stale)
+    paging.queue_summaries(page, state, "lb1", now=1100.0)
+    memory = page_memory.load(state, "INSTANCE", "VI_1")
+    assert memory is not None
+    assert ("FAULT", True) == (memory.state, memory.fault_open)
+
+
+def test_a_summary_waits_for_no_hook_it_is_skipped_until_the_next_idle_moment(
+        tmp_path: Path) -> None:
+    page, state = _section(tmp_path), tmp_path / "state"
+    _event(page, state, "MASTER", 1000.0)
+    _event(page, state, "BACKUP", 1010.0)
+    with lock.locked_instance(str(state), "INSTANCE", "VI_1", 1.0):
+        assert [] == paging.queue_summaries(page, state, "lb1", now=1100.0)
+    [summary] = paging.queue_summaries(page, state, "lb1", now=1101.0)
+    assert "flapped 1 more time(s)" in summary.summary
