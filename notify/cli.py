@@ -113,8 +113,10 @@ def announce(ctx: Context, dev: str | None, count: int | None, interval: float |
     """Send gratuitous ARP / unsolicited NA for addresses held here, now."""
     from lbcheck.notify.handlers import announce_addresses
 
-    section = ctx.config.announce._replace(
-        **{k: v for k, v in (("count", count), ("interval", interval)) if v is not None})
+    configured = ctx.config.announce
+    section = configured._replace(
+        count=configured.count if count is None else count,
+        interval=configured.interval if interval is None else interval)
     ctx = ctx._replace(config=ctx.config._replace(announce=section))
     result = announce_addresses([(a, dev) for a in addresses], ctx)
     ctx.log.info("announce", dev=dev, **result)
