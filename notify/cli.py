@@ -22,7 +22,8 @@ EXIT_USAGE = 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="Log to stderr instead of the configured target.")
+@click.option("-v", "--verbose", count=True,
+              help="Log to stderr instead of the configured target.")
 @click.option("--config", "config_path", metavar="PATH", type=PATH,
               help="TOML config (default $LBCHECK_CONFIG or /etc/lbcheck/lbcheck.toml).")
 @click.pass_context
