@@ -87,7 +87,8 @@ def unknown_keywords(subject: Subject) -> list[Finding]:
                         f"{node.keyword})")
         else:
             why = (f"unknown keyword '{node.keyword}' {where}: keepalived ignores it "
-                   f"('Unknown keyword'){', and the whole block under it' if node.children else ''}")
+                   f"('Unknown keyword')"
+                   f"{', and the whole block under it' if node.children else ''}")
             fix = (f"did you mean '{verdict.suggestion}'?" if verdict.suggestion
                    else "delete it, or look it up in keepalived.conf(5) of your release")
         found.append(KA006.finding(node.file, node.line, why, fix))

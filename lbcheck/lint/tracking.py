@@ -92,9 +92,11 @@ def untracked(subject: Subject) -> list[Finding]:
                 for entry in block.children:
                     why = None
                     if entry.keyword not in names:
-                        why = f"no {' or '.join(_DEFINED_BY[block.keyword])} {entry.keyword} is defined"
+                        why = (f"no {' or '.join(_DEFINED_BY[block.keyword])} {entry.keyword}"
+                               " is defined")
                     elif block.keyword == "track_script" and entry.keyword in removed:
-                        why = f"keepalived removes vrrp_script {entry.keyword}: {removed[entry.keyword]}"
+                        why = (f"keepalived removes vrrp_script {entry.keyword}: "
+                               f"{removed[entry.keyword]}")
                     if why:
                         found.append(_untracked(entry, kind, owner, block.keyword, why))
             elif block.keyword == "track_interface" and on_host:

@@ -7,8 +7,9 @@ read and remove what is stuck with ``ls`` and ``cat``.
 
 - **Enqueue** writes one file per page per target: temp file + fsync + rename + fsync of the
   directory, so a crash leaves either the whole page or a hidden temp file (removed a minute
-  later: its enqueue never returned, so nobody was told it was stored), never half a page. Names sort in enqueue order: a sequence number that never goes
-  backwards even when the clock does, then pid and a counter so names are unique.
+  later: its enqueue never returned, so nobody was told it was stored), never half a page.
+  Names sort in enqueue order: a sequence number that never goes backwards even when the
+  clock does, then pid and a counter so names are unique.
 - **Flush** sends what is due within a time budget, so keepalived's hook returns fast when
   the pager is down. One ``flock`` makes sure two flushers never send the same item at once;
   a flusher that cannot get it returns, the holder re-lists after letting go so nothing

@@ -1,9 +1,9 @@
 """Real keepalived, real haproxy, lbcheck as vrrp_script, lbnotify on the notify FIFO.
 
 Each scenario breaks n1 (the master, priority 150) while the client starts a GET on both VIPs
-every 20 ms (open loop), and measures the client-seen outage per family. Bounds are generous (shared, noisy
-machines); `bin/bench lab` prints the measured table. Targets: killed ≤ 1.2 s, hung ≤ 2.0 s,
-zombie ≤ 1.2 s, backends down ≤ haproxy's detection + 1.0 s.
+every 20 ms (open loop), and measures the client-seen outage per family. Bounds are generous
+(shared, noisy machines); `bin/bench lab` prints the measured table. Targets: killed ≤ 1.2 s,
+hung ≤ 2.0 s, zombie ≤ 1.2 s, backends down ≤ haproxy's detection + 1.0 s.
 """
 
 from __future__ import annotations
