@@ -187,7 +187,8 @@ def from_mapping(raw: dict[str, Any], path: str | None = None) -> Config:
         notify=_section(NotifySection, raw, "notify", where),
     )
     if config.log.format not in ("json", "logfmt"):
-        raise ConfigError(f"{where}: [log] format must be json or logfmt, not {config.log.format!r}")
+        raise ConfigError(
+            f"{where}: [log] format must be json or logfmt, not {config.log.format!r}")
     _check_paths(config, where)
     return config
 

@@ -22,7 +22,8 @@ EXIT_USAGE = 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="Log to stderr instead of the configured target.")
+@click.option("-v", "--verbose", count=True,
+              help="Log to stderr instead of the configured target.")
 @click.option("--config", "config_path", metavar="PATH", type=PATH,
               help="TOML config (default $LBCHECK_CONFIG or /etc/lbcheck/lbcheck.toml).")
 @click.pass_context
@@ -113,8 +114,10 @@ def announce(ctx: Context, dev: str | None, count: int | None, interval: float |
     """Send gratuitous ARP / unsolicited NA for addresses held here, now."""
     from lbcheck.notify.handlers import announce_addresses
 
-    section = ctx.config.announce._replace(
-        **{k: v for k, v in (("count", count), ("interval", interval)) if v is not None})
+    configured = ctx.config.announce
+    section = configured._replace(
+        count=configured.count if count is None else count,
+        interval=configured.interval if interval is None else interval)
     ctx = ctx._replace(config=ctx.config._replace(announce=section))
     result = announce_addresses([(a, dev) for a in addresses], ctx)
     ctx.log.info("announce", dev=dev, **result)

@@ -83,7 +83,8 @@ def icmpv6_checksum(
     source: ipaddress.IPv6Address, destination: ipaddress.IPv6Address, message: bytes
 ) -> int:
     """RFC 4443 §2.3 over the RFC 8200 §8.1 pseudo-header; ``message`` has checksum zero."""
-    pseudo = source.packed + destination.packed + struct.pack("!I3xB", len(message), IPPROTO_ICMPV6)
+    pseudo = (source.packed + destination.packed
+              + struct.pack("!I3xB", len(message), IPPROTO_ICMPV6))
     return internet_checksum(pseudo + message)
 
 

@@ -16,21 +16,22 @@ The label is ``name``, not ``instance``: Prometheus sets ``instance`` on every s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from lbcheck.config import Config
-from lbcheck.files import open_lock, write_atomic
+from lbcheck.files import write_atomic
 from lbcheck.notify.events import STATES
-from lbcheck.notify.lock import flock_within, lock_dir
+from lbcheck.notify.lock import held, lock_dir
 from lbcheck.notify.paging import memory as page_memory
 from lbcheck.notify.paging.outbox import Outbox, OutboxStats
 from lbcheck.notify.paging.policy import Memory
 
+METRICS_LOCK = "metrics.lock"  # in STATE_DIR/locks (the table: lbcheck.notify.lock)
 LOCK_WAIT = 0.5  # past this, write anyway: a stale-by-one file beats none
 
 
@@ -99,21 +100,18 @@ def write(config: Config, log: Any = None) -> bool:
     if not path:
         return False
     state_dir = config.notify.state_dir
-    fd = -1
-    try:
-        fd = open_lock(lock_dir(state_dir) / "metrics.lock")
-        flock_within(fd, LOCK_WAIT)
-    except OSError:
-        pass  # unlocked is still correct, only possibly one write stale
-    try:
-        stats = Outbox.from_section(config.page, log).stats()
-        registry = render(page_memory.all_memories(state_dir), stats)
-        # Not prometheus-client's writer: its temp name PATH.PID.THREAD is opened through a
-        # symlink planted there. Replaced whole, so the textfile's directory may be shared.
-        write_atomic(path, generate_latest(registry), mode=0o644, shared_ok=True)
-    except OSError as exc:
-        raise MetricsError(f"cannot write metrics to {path}: {exc.strerror}") from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
+    with ExitStack() as stack:
+        try:  # held or not (after LOCK_WAIT), we write
+            stack.enter_context(held(lock_dir(state_dir) / METRICS_LOCK, LOCK_WAIT))
+        except OSError:
+            pass  # unlocked is still correct, only possibly one write stale
+        try:
+            stats = Outbox.from_section(config.page, log).stats()
+            registry = render(page_memory.all_memories(state_dir), stats)
+            # Not prometheus-client's writer: its temp name PATH.PID.THREAD is opened through
+            # a symlink planted there. Replaced whole, so the textfile's directory may be
+            # shared.
+            write_atomic(path, generate_latest(registry), mode=0o644, shared_ok=True)
+        except OSError as exc:
+            raise MetricsError(f"cannot write metrics to {path}: {exc.strerror}") from None
     return True

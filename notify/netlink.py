@@ -139,7 +139,8 @@ def parse_link(body: bytes) -> Link:
     _family, hw_type, index, flags, _change = _IFINFOMSG.unpack_from(body)
     attrs = dict(attributes(body[_IFINFOMSG.size:]))
     name = attrs.get(IFLA_IFNAME, b"").rstrip(b"\0").decode(errors="replace")
-    return Link(ifindex=index, name=name, type=hw_type, flags=flags, mac=attrs.get(IFLA_ADDRESS, b""))
+    return Link(ifindex=index, name=name, type=hw_type, flags=flags,
+                mac=attrs.get(IFLA_ADDRESS, b""))
 
 
 def attributes(data: bytes) -> Iterator[tuple[int, bytes]]:

@@ -9,8 +9,10 @@ import pytest
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
-# Appended, not prepended: `tests.*` helpers resolve from the checkout while `lbcheck` still
-# resolves to the installed package (the source lbcheck/ lacks checks/ and notify/).
+# Appended, not prepended: `tests.*` helpers resolve from the checkout while `lbcheck` is
+# whichever the interpreter has — in .venv the checkout itself (bin/setup's editable install),
+# in the .deb's build the staged package, which the source lbcheck/ (it lacks checks/ and
+# notify/) must not shadow.
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
 

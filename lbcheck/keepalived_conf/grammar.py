@@ -20,7 +20,8 @@ followed, as keepalived does; a FIFO, device or directory is refused without bei
 executable include skipped as keepalived skips it), each at most MAX_FILE_BYTES and each read
 once however often it is included; in all at most MAX_TOTAL_BYTES of text (repeats and `$`
 expansions counted), MAX_INCLUSIONS included files, MAX_LINES statement lines and MAX_WORDS
-words (each statement costs lint's rules about 1 KB), includes MAX_INCLUDE_DEPTH deep, blocks MAX_BLOCK_DEPTH deep, MAX_GLOB_ENTRIES directory entries listed by include globs.
+words (each statement costs lint's rules about 1 KB), includes MAX_INCLUDE_DEPTH deep, blocks
+MAX_BLOCK_DEPTH deep, MAX_GLOB_ENTRIES directory entries listed by include globs.
 A limit reached is one problem naming it; what lies past it is not read. Every step is linear
 in what was read.
 """

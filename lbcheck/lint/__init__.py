@@ -1,4 +1,5 @@
 """`lbcheck lint`: keepalived.conf semantics that `keepalived -t` does not check.
 
-Rules are documented in docs/lint.md, one paragraph each, in keepalived's own terms.
+Every rule is declared once in lint/registry.py and documented in README.md ("Lint rules":
+the table, then one paragraph each, in keepalived's own terms).
 """

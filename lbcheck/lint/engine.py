@@ -1,15 +1,24 @@
-"""Run every rule over one config (and the pair, given the peer's), then merge keepalived's
-own complaints (`keepalived -t`) when it is installed and wanted."""
+"""Run every registered check over one config (and the pair, given the peer's), then merge
+keepalived's own complaints (`keepalived -t`) when it is installed and wanted.
+
+keepalived's split, kept: each config is read once into the model (keepalived_conf), then
+every check judges that model; none reads the file again. The checks are whatever the rule
+modules register (lint/registry.py): this module only decides what each is run on.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from functools import partial
+from typing import Any, NamedTuple
 
-from lbcheck.keepalived_conf import KeepalivedConfig, Script, load
-from lbcheck.lint import pair, scripts, text, tracking
+from lbcheck.keepalived_conf import load
+from lbcheck.lint import pair, rules, scripts, text, tracking
 from lbcheck.lint.findings import Finding
-from lbcheck.lint.rules import RULES
+from lbcheck.lint.registry import KA090, KA099, Check, Subject, per_config, per_pair, per_script
+
+# The modules whose import registers the checks: imported for that, named so it shows.
+CHECK_MODULES = (rules, text, tracking, scripts, pair)
 
 
 class Report(NamedTuple):
@@ -44,57 +53,45 @@ def lint(path: str, peer_path: str | None = None, on_host: bool | None = None,
             said += verdict.findings
             if verdict.problem and verdict.problem not in notes:
                 notes.append(verdict.problem)
-    findings = _one(config, on_host, release)
-    security = config.global_defs.enable_script_security
+    mine = Subject(config, on_host, release, notes)
+    findings = _per_config(mine)
     for script in config.scripts.values():
-        def exec_check(s: Script = script) -> tuple[list[Finding], list[str]]:
-            return scripts.check_exec(s, security, on_host)
-
-        findings += _guarded("scripts", lambda s=script: scripts.check_command(s), [], path)
-        found, why = _guarded("scripts", exec_check, ([], []), path)
-        findings += found
-        notes += why
+        for per in per_script.registered:
+            findings += _guarded(per, partial(per.judge, mine, script), path)
     if peer is not None:
-        findings += _one(peer, on_host=False, release=release)
-        more, tables = _guarded("pair", lambda: pair.check(config, peer), ([], []), path)
-        findings += more
-        notes += tables
+        findings += _per_config(Subject(peer, False, release, notes))
+        for both in per_pair.registered:
+            findings += _guarded(both, partial(both.judge, mine, peer), path)
     merged = _merge(findings, said)
     if keepalived and release:
-        echoed = len(said) - sum(f.rule == "KA090" for f in merged)
+        echoed = len(said) - sum(f.rule == KA090.id for f in merged)
         notes.append(f"keepalived {release} -t: {len(said)} complaint(s), {echoed} of them "
                      "on a line lint reports too")
     return Report(merged, notes, release)
 
 
-def _one(config: KeepalivedConfig, on_host: bool, release: str | None) -> list[Finding]:
-    rules: list[tuple[str, Callable[[], list[Finding]]]] = [
-        (rule.__name__, lambda rule=rule: rule(config)) for rule in RULES]  # type: ignore[misc]
-    rules += [
-        ("grammar", lambda: text.grammar_problems(config)),
-        ("unknown_keywords", lambda: text.unknown_keywords(config, release)),
-        ("overwritten", lambda: text.overwritten(config)),
-        ("missing_values", lambda: text.missing_values(config)),
-        ("refused_values", lambda: text.refused_values(config)),
-        ("untracked", lambda: tracking.untracked(config, on_host)),
-        ("script_user", lambda: tracking.script_user(config, on_host)),
-    ]
+def _per_config(subject: Subject) -> list[Finding]:
     findings: list[Finding] = []
-    for name, rule in rules:
-        findings += _guarded(name, rule, [], config.path)
+    for check in per_config.registered:
+        findings += _guarded(check, partial(check.judge, subject), subject.config.path)
     return findings
 
 
-def _guarded(name: str, rule: Callable, empty, path: str):  # type: ignore[no-untyped-def]
-    """A rule that trips over input it did not foresee reports that, instead of crashing
-    the whole lint (the fuzz tests fail on any KA099)."""
+def _guarded(check: Check[Any], judge: Callable[[], list[Finding]], path: str) -> list[Finding]:
+    """A check that trips over input it did not foresee reports that, instead of crashing
+    the whole lint (the fuzz tests fail on any KA099); so does one raising a rule it did not
+    register, which would bypass what the registry promises."""
     try:
-        return rule()
+        found = judge()
+        stray = {f.rule for f in found} - {r.id for r in check.rules}
+        if stray:
+            raise ValueError(f"raised {', '.join(sorted(stray))}, not registered for it")
+        return found
     except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide every other finding
-        finding = Finding("KA099", "warning", path, 0,
-                          f"lint rule {name} could not judge this config ({type(exc).__name__}: "
-                          f"{exc}); the other rules ran", "please report this lbcheck bug")
-        return ([finding], []) if isinstance(empty, tuple) else [finding]
+        return [KA099.finding(path, 0,
+                              f"lint rule {check.name} could not judge this config "
+                              f"({type(exc).__name__}: {exc}); the other rules ran",
+                              "please report this lbcheck bug")]
 
 
 def _merge(mine: list[Finding], said: list[Finding]) -> list[Finding]:

@@ -1,4 +1,5 @@
-"""keepalived's own word: `keepalived -t -f CONF`, each complaint turned into a finding.
+"""keepalived's own word: `keepalived -t -f CONF`, each complaint turned into a finding
+of rule KA090 (registered as keepalived's, not a check's: no check judges it).
 
 keepalived 2.2.x prints `(FILE: Line N) message` on stderr for each problem (`(Line N)` or no
 place at all for some, and every line once per child process), and exits non-zero when it
@@ -14,8 +15,8 @@ import shutil
 from typing import Any, NamedTuple
 
 from lbcheck.lint.findings import Finding
+from lbcheck.lint.registry import KA090
 
-RULE = "KA090"
 TIMEOUT = 10.0
 _PLACE = re.compile(r"^\((?:(?P<file>.+?): )?Line (?P<line>\d+)\) (?P<message>.*)$")
 _VERSION = re.compile(r"Keepalived v(\d+(?:\.\d+)+)")
@@ -60,8 +61,8 @@ def check(conf: str, on_host: bool) -> Verdict:
         return Verdict(release, [], f"keepalived -t could not run: {exc}")
     findings = parse(output, conf, on_host)
     if code and not findings:
-        findings.append(Finding(RULE, "error", conf, 0, f"keepalived -t exited {code} without "
-                                "saying why", "run keepalived -t -f CONF by hand"))
+        findings.append(KA090.finding(conf, 0, f"keepalived -t exited {code} without saying "
+                                      "why", "run keepalived -t -f CONF by hand", "error"))
     return Verdict(release, findings)
 
 
@@ -85,9 +86,9 @@ def parse(output: str, conf: str, on_host: bool) -> list[Finding]:
             severity = "info"
             message += " (about this machine, not the config: lint with --on-host there)"
         key = (file, line, message)
-        found.setdefault(key, Finding(RULE, severity, file, line,
-                                      f"keepalived -t: {message}",
-                                      "keepalived's own complaint; see keepalived.conf(5)"))
+        found.setdefault(key, KA090.finding(file, line, f"keepalived -t: {message}",
+                                            "keepalived's own complaint; see keepalived.conf(5)",
+                                            severity))
     return list(found.values())
 
 

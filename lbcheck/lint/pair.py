@@ -7,62 +7,79 @@ import ipaddress
 from lbcheck.keepalived_conf import Instance, KeepalivedConfig
 from lbcheck.lint import arithmetic
 from lbcheck.lint.findings import Finding
+from lbcheck.lint.registry import (
+    KA010,
+    KA011,
+    KA012,
+    KA013,
+    KA040,
+    KA041,
+    KA042,
+    KA043,
+    KA044,
+    Subject,
+    per_pair,
+)
 from lbcheck.lint.rules import tracked_with_weight
 
 
-def check(mine: KeepalivedConfig, peer: KeepalivedConfig) -> tuple[list[Finding], list[str]]:
+@per_pair(KA040, KA041, KA042, KA043, KA044, KA012, KA011, KA010, KA013)
+def check(subject: Subject, peer: KeepalivedConfig) -> list[Finding]:
+    """Each instance against the peer's of the same name; its priority table is a note."""
+    mine = subject.config
     findings: list[Finding] = []
-    notes: list[str] = []
     for instance in mine.instances:
         other = peer.instance(instance.name)
         if other is None:
-            findings.append(Finding("KA040", "error", instance.file, instance.line,
-                                    f"{instance.name} has no counterpart in {peer.path}",
-                                    "define the same vrrp_instance on both nodes"))
+            findings.append(KA040.finding(instance.file, instance.line,
+                                          f"{instance.name} has no counterpart in {peer.path}",
+                                          "define the same vrrp_instance on both nodes"))
             continue
         findings += _match(instance, other)
         findings += _fault_on_both(mine, instance, peer, other)
         more, table = _arithmetic(mine, instance, peer, other)
         findings += more
-        notes += table
-    return findings, notes
+        subject.notes += table
+    return findings
 
 
 def _match(a: Instance, b: Instance) -> list[Finding]:
     found = []
     where = (a.file, a.line)
     if a.virtual_router_id != b.virtual_router_id:
-        found.append(Finding("KA040", "error", *where,
-                             f"{a.name}: virtual_router_id {a.virtual_router_id} here, "
-                             f"{b.virtual_router_id} on the peer: two separate routers, "
-                             "both master", "use the same virtual_router_id on both nodes"))
+        found.append(KA040.finding(*where,
+                                   f"{a.name}: virtual_router_id {a.virtual_router_id} here, "
+                                   f"{b.virtual_router_id} on the peer: two separate routers, "
+                                   "both master", "use the same virtual_router_id on both nodes"))
     if a.advert_int != b.advert_int:
-        found.append(Finding("KA041", "error", *where,
-                             f"{a.name}: advert_int {a.advert_int:g} here, {b.advert_int:g} on "
-                             "the peer: keepalived discards adverts with a different interval",
-                             "use the same advert_int on both nodes"))
+        found.append(KA041.finding(*where,
+                                   f"{a.name}: advert_int {a.advert_int:g} here, "
+                                   f"{b.advert_int:g} on the peer: keepalived discards adverts "
+                                   "with a different interval",
+                                   "use the same advert_int on both nodes"))
     mine = {str(v.address.ip) for v in (*a.vips, *a.excluded_vips) if v.address}
     theirs = {str(v.address.ip) for v in (*b.vips, *b.excluded_vips) if v.address}
     if mine != theirs:
-        found.append(Finding("KA042", "error", *where,
-                             f"{a.name}: VIPs differ from the peer's (only here: "
-                             f"{sorted(mine - theirs)}, only there: {sorted(theirs - mine)})",
-                             "list the same VIPs on both nodes"))
+        found.append(KA042.finding(*where,
+                                   f"{a.name}: VIPs differ from the peer's (only here: "
+                                   f"{sorted(mine - theirs)}, only there: "
+                                   f"{sorted(theirs - mine)})",
+                                   "list the same VIPs on both nodes"))
     if a.authentication != b.authentication:
-        found.append(Finding("KA043", "error", *where,
-                             f"{a.name}: authentication differs from the peer's: adverts are "
-                             "rejected and both nodes become master",
-                             "same auth_type and auth_pass on both (or none)"))
+        found.append(KA043.finding(*where,
+                                   f"{a.name}: authentication differs from the peer's: "
+                                   "adverts are rejected and both nodes become master",
+                                   "same auth_type and auth_pass on both (or none)"))
     for address in a.unicast_peers:
         try:
             version = ipaddress.ip_address(address).version
         except ValueError:
             continue
         if a.family and version != a.family:
-            found.append(Finding("KA044", "error", *where,
-                                 f"{a.name} is IPv{a.family} but unicast_peer {address} is "
-                                 f"IPv{version}: adverts never reach the peer",
-                                 "unicast peers of the instance's family"))
+            found.append(KA044.finding(*where,
+                                       f"{a.name} is IPv{a.family} but unicast_peer {address} is "
+                                       f"IPv{version}: adverts never reach the peer",
+                                       "unicast peers of the instance's family"))
     return found
 
 
@@ -82,8 +99,8 @@ def _fault_on_both(mine: KeepalivedConfig, a: Instance, peer: KeepalivedConfig,
         if weight != 0 or other is None:
             continue
         gap = abs(a.priority - b.priority) or 1
-        found.append(Finding(
-            "KA012", "warning", track.file, track.line,
+        found.append(KA012.finding(
+            track.file, track.line,
             f"{a.name}: both nodes track {track.name} with weight 0: when it fails on both "
             "at once (a bad deploy, a permission change, a shared backend down) both go to "
             "FAULT and no node holds the VIPs",
@@ -108,10 +125,10 @@ def _arithmetic(mine: KeepalivedConfig, a: Instance, peer: KeepalivedConfig,
     here = _node(mine, a, f"this {a.name}")
     there = _node(peer, b, f"peer {b.name}")
     if a.priority == b.priority:
-        found.append(Finding("KA011", "warning", a.file, a.line,
-                             f"{a.name}: both nodes have priority {a.priority}; the tie goes "
-                             "to the higher IP address, not to the node you intend",
-                             "give the intended master the higher priority"))
+        found.append(KA011.finding(a.file, a.line,
+                                   f"{a.name}: both nodes have priority {a.priority}; the tie "
+                                   "goes to the higher IP address, not to the node you intend",
+                                   "give the intended master the higher priority"))
     master, backup = (here, there) if (a.priority, a.state == "MASTER") >= (
         b.priority, b.state == "MASTER") else (there, here)
     master_config, master_instance = (mine, a) if master is here else (peer, b)
@@ -119,8 +136,8 @@ def _arithmetic(mine: KeepalivedConfig, a: Instance, peer: KeepalivedConfig,
         track = next(t for t, _ in tracked_with_weight(master_config, master_instance)
                      if t.name == scenario.failing)
         if not scenario.takes_over:
-            found.append(Finding(
-                "KA010", "error", track.file, track.line,
+            found.append(KA010.finding(
+                track.file, track.line,
                 f"{scenario.failing} failing alone on the master ({master.label}) never moves "
                 f"the VIPs: its priority drops to {scenario.master}, the backup stays at "
                 f"{scenario.backup}",
@@ -130,8 +147,8 @@ def _arithmetic(mine: KeepalivedConfig, a: Instance, peer: KeepalivedConfig,
     lines += _takeover_lines(master_config, master_instance, master, backup, a.advert_int)
     loss = arithmetic.node_loss_time(a.advert_int, backup.priority)
     if loss > arithmetic.NODE_LOSS_SLOW:
-        found.append(Finding(
-            "KA013", "info", a.file, a.line,
+        found.append(KA013.finding(
+            a.file, a.line,
             f"{a.name}: when the master node is lost (power, link, panic) clients wait "
             f"{loss:.2f} s: 3 × advert_int {a.advert_int:g} + the backup's skew",
             "examples/fast/: VRRPv3, advert_int 0.1, priorities 250/249 and a weighted "

@@ -1,20 +1,37 @@
 """Rules about one keepalived.conf: the traps keepalived accepts without complaint.
 
-Each rule is a function ``config -> list[Finding]``; the paragraph that explains it in
-keepalived's terms is in the README ("Lint rules"), under the same ID.
+Each check judges the model of one config and registers with the rules it raises
+(lint/registry.py); the paragraph that explains a rule in keepalived's terms is in the
+README ("Lint rules"), under its ID.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from lbcheck.keepalived_conf import Instance, KeepalivedConfig, Track, Vip
 from lbcheck.lint.findings import Finding
+from lbcheck.lint.registry import (
+    KA001,
+    KA002,
+    KA003,
+    KA004,
+    KA028,
+    KA030,
+    KA046,
+    KA047,
+    KA050,
+    KA051,
+    KA052,
+    KA053,
+    KA054,
+    Subject,
+    per_config,
+)
+from lbcheck.lint.text import walk
 
-Rule = Callable[[KeepalivedConfig], list[Finding]]
 
-
-def mixed_families(config: KeepalivedConfig) -> list[Finding]:
+@per_config(KA001)
+def mixed_families(subject: Subject) -> list[Finding]:
+    config = subject.config
     found = []
     for instance in config.instances:
         ignored = instance.ignored_vips
@@ -22,8 +39,8 @@ def mixed_families(config: KeepalivedConfig) -> list[Finding]:
             continue
         first = next((v for v in instance.vips if v.family == instance.family), None)
         why = f"its first VIP is {first.text}" if first else "native_ipv6"
-        found.append(Finding(
-            "KA001", "error", ignored[0].file, ignored[0].line,
+        found.append(KA001.finding(
+            ignored[0].file, ignored[0].line,
             f"vrrp_instance {instance.name} is IPv{instance.family} ({why}): "
             f"keepalived ignores {', '.join(v.text for v in ignored)} "
             "('address family must match VRRP instance')",
@@ -32,16 +49,19 @@ def mixed_families(config: KeepalivedConfig) -> list[Finding]:
     return found
 
 
-def unreachable_vips(config: KeepalivedConfig) -> list[Finding]:
+@per_config(KA002)
+def unreachable_vips(subject: Subject) -> list[Finding]:
+    config = subject.config
     found = []
     for instance in config.instances:
         for vip in (*instance.vips, *instance.excluded_vips):
             problem = _unreachable(vip)
             if problem:
                 severity, why = problem
-                found.append(Finding("KA002", severity, vip.file, vip.line,
-                                     f"VIP {vip.text} of {instance.name} {why}",
-                                     "use a routable address (e.g. from 2001:db8::/32 in labs)"))
+                found.append(KA002.finding(vip.file, vip.line,
+                                           f"VIP {vip.text} of {instance.name} {why}",
+                                           "use a routable address (e.g. from 2001:db8::/32 "
+                                           "in labs)", severity))
     return found
 
 
@@ -63,8 +83,10 @@ def _unreachable(vip: Vip) -> tuple[str, str] | None:
     return None
 
 
-def split_families(config: KeepalivedConfig) -> list[Finding]:
+@per_config(KA003)
+def split_families(subject: Subject) -> list[Finding]:
     """IPv4 and IPv6 instances on one interface that are not in one sync group."""
+    config = subject.config
     found = []
     by_interface: dict[str | None, list[Instance]] = {}
     for instance in config.instances:
@@ -76,8 +98,8 @@ def split_families(config: KeepalivedConfig) -> list[Finding]:
             group = config.group_of(six.name)
             lonely = [four for four in v4 if group is None or four.name not in group.members]
             if lonely:
-                found.append(Finding(
-                    "KA003", "error", six.file, six.line,
+                found.append(KA003.finding(
+                    six.file, six.line,
                     f"IPv6 vrrp_instance {six.name} and IPv4 {lonely[0].name} on {interface} "
                     "fail over independently: a partial failover splits the families, and "
                     "both nodes can hold the IPv6 VIPs ('someone advertises our address')",
@@ -102,7 +124,9 @@ def tracked_with_weight(config: KeepalivedConfig, instance: Instance) -> list[tu
     return items
 
 
-def sync_group_weights(config: KeepalivedConfig) -> list[Finding]:
+@per_config(KA004)
+def sync_group_weights(subject: Subject) -> list[Finding]:
+    config = subject.config
     found = []
     for group in config.sync_groups:
         if group.tracking_weight:
@@ -110,8 +134,8 @@ def sync_group_weights(config: KeepalivedConfig) -> list[Finding]:
         for instance in config.instances_in_group(group.name):
             for track, weight in tracked_with_weight(config, instance):
                 if weight:
-                    found.append(Finding(
-                        "KA004", "error", track.file, track.line,
+                    found.append(KA004.finding(
+                        track.file, track.line,
                         f"{track.name} (weight {weight:+d}) of {instance.name} is in sync group "
                         f"{group.name}: keepalived drops it ('ignoring tracked script with "
                         "weights due to SYNC group') and it never moves the VIPs",
@@ -120,15 +144,17 @@ def sync_group_weights(config: KeepalivedConfig) -> list[Finding]:
     return found
 
 
-def notify_ordering(config: KeepalivedConfig) -> list[Finding]:
+@per_config(KA030)
+def notify_ordering(subject: Subject) -> list[Finding]:
+    config = subject.config
     if config.global_defs.notify_fifo_script:
         return []
     found = []
     for instance in config.instances:
         if instance.notify:
             keyword, _, line = instance.notify[0]
-            found.append(Finding(
-                "KA030", "info", instance.file, line,
+            found.append(KA030.finding(
+                instance.file, line,
                 f"{instance.name} uses {keyword}: keepalived runs notify scripts concurrently "
                 "and they can arrive out of order",
                 'global_defs { vrrp_notify_fifo /run/keepalived/notify.fifo; '
@@ -136,28 +162,42 @@ def notify_ordering(config: KeepalivedConfig) -> list[Finding]:
     return found
 
 
-def master_nopreempt(config: KeepalivedConfig) -> list[Finding]:
-    return [Finding("KA046", "warning", i.file, i.line,
-                    f"{i.name}: state MASTER with nopreempt; keepalived only honours nopreempt "
-                    "when the initial state is BACKUP", "state BACKUP on both nodes")
+@per_config(KA046)
+def master_nopreempt(subject: Subject) -> list[Finding]:
+    config = subject.config
+    return [KA046.finding(i.file, i.line,
+                          f"{i.name}: state MASTER with nopreempt; keepalived only honours "
+                          "nopreempt when the initial state is BACKUP",
+                          "state BACKUP on both nodes")
             for i in config.instances if i.state == "MASTER" and i.nopreempt]
 
 
-def owner_with_weights(config: KeepalivedConfig) -> list[Finding]:
+@per_config(KA047)
+def owner_with_weights(subject: Subject) -> list[Finding]:
+    config = subject.config
     found = []
     for instance in config.instances:
         weighted = [t for t, w in tracked_with_weight(config, instance) if w]
         if instance.priority == 255 and weighted:
-            found.append(Finding(
-                "KA047", "warning", instance.file, instance.line,
+            found.append(KA047.finding(
+                instance.file, instance.line,
                 f"{instance.name}: priority 255 marks the address owner; keepalived ignores "
                 f"the weights of {', '.join(t.name for t in weighted)}",
                 "priority 254 or lower, or weight 0 checks"))
     return found
 
 
-def invalid_values(config: KeepalivedConfig) -> list[Finding]:
-    """What `keepalived -t` rejects outright: lint must never call such a config clean."""
+LB_KINDS = ("NAT", "DR", "TUN")  # exact spelling: 2.2.7 rejects `dr` ("unknown routing method")
+
+
+@per_config(KA050)
+def invalid_values(subject: Subject) -> list[Finding]:
+    """What `keepalived -t` rejects outright: lint must never call such a config clean.
+
+    An instance's values, read from the model; an LVS `lb_kind`, read from the text and said
+    without keepalived installed (a config repository's CI): it was seen in public configs.
+    """
+    config = subject.config
     found = []
     for i in config.instances:
         problems = []
@@ -173,16 +213,25 @@ def invalid_values(config: KeepalivedConfig) -> list[Finding]:
         if not i.interface:
             problems.append("no interface")
         if problems:
-            found.append(Finding("KA050", "error", i.file, i.line,
-                                 f"{i.name}: {'; '.join(problems)} — keepalived rejects this "
-                                 "instance", "set virtual_router_id 1..255, priority 1..254, "
-                                 "an interface"))
+            found.append(KA050.finding(i.file, i.line,
+                                       f"{i.name}: {'; '.join(problems)} — keepalived "
+                                       "rejects this instance", "set virtual_router_id "
+                                       "1..255, priority 1..254, an interface"))
+    for _block, node in walk(config.nodes):
+        if node.keyword == "lb_kind" and node.args and node.args[0] not in LB_KINDS:
+            found.append(KA050.finding(
+                node.file, node.line,
+                f"lb_kind {node.args[0]}: keepalived knows only {', '.join(LB_KINDS)}, spelled "
+                "so ('unknown routing method'), and `keepalived -t` fails",
+                f"lb_kind {node.args[0].upper() if node.args[0].upper() in LB_KINDS else 'NAT'}"))
     return found
 
 
-def state_and_authentication(config: KeepalivedConfig) -> list[Finding]:
+@per_config(KA051, KA052, KA053)
+def state_and_authentication(subject: Subject) -> list[Finding]:
     """KA051 a state keepalived does not know; KA052 auth_pass over 8 characters; KA053 AH
     authentication with state MASTER (keepalived clears it to BACKUP)."""
+    config = subject.config
     found = []
     for node in config.nodes:
         if node.keyword != "vrrp_instance" or not node.args:
@@ -194,14 +243,14 @@ def state_and_authentication(config: KeepalivedConfig) -> list[Finding]:
             if word == "MASTER":
                 master = master or entry
             elif word == "BACKUP" and master is not None:
-                found.append(Finding(
-                    "KA051", "error", entry.file, entry.line,
+                found.append(KA051.finding(
+                    entry.file, entry.line,
                     f"{name}: state BACKUP after state MASTER (line {master.line}): keepalived "
                     "ignores this one ('state previously set as MASTER') and starts as MASTER",
                     "one state line"))
             if word and word not in ("MASTER", "BACKUP"):
-                found.append(Finding(
-                    "KA051", "error", entry.file, entry.line,
+                found.append(KA051.finding(
+                    entry.file, entry.line,
                     f"{name}: state '{word}' is neither MASTER nor BACKUP (case matters): "
                     "keepalived starts the instance as BACKUP ('unknown state')",
                     "state MASTER or state BACKUP"))
@@ -212,8 +261,8 @@ def state_and_authentication(config: KeepalivedConfig) -> list[Finding]:
                 if entry.keyword == "auth_type":
                     auth_type = value.upper()
                 if entry.keyword == "auth_pass" and len(value) > 8:
-                    found.append(Finding(
-                        "KA052", "error", entry.file, entry.line,
+                    found.append(KA052.finding(
+                        entry.file, entry.line,
                         f"{name}: auth_pass is {len(value)} characters; keepalived uses the "
                         f"first 8 ('Truncating auth_pass to 8 characters'), so a peer "
                         "configured with the whole string by another implementation "
@@ -221,8 +270,8 @@ def state_and_authentication(config: KeepalivedConfig) -> list[Finding]:
         instance = config.instance(name)
         if auth_type == "AH" and instance and instance.state == "MASTER" and (
                 instance.priority != 255):
-            found.append(Finding(
-                "KA053", "error", instance.file, instance.line,
+            found.append(KA053.finding(
+                instance.file, instance.line,
                 f"{name}: AH authentication with state MASTER: keepalived starts it as BACKUP "
                 "('Initial state master is incompatible with AH authentication'), since it "
                 "needs an advert's AH sequence number before taking over",
@@ -230,30 +279,29 @@ def state_and_authentication(config: KeepalivedConfig) -> list[Finding]:
     return found
 
 
-def script_security_off(config: KeepalivedConfig) -> list[Finding]:
+@per_config(KA028)
+def script_security_off(subject: Subject) -> list[Finding]:
     """KA028: scripts without enable_script_security — keepalived runs them as root and says
     'SECURITY VIOLATION - scripts are being executed but script_security not enabled'."""
+    config = subject.config
     if config.global_defs.enable_script_security or not config.scripts:
         return []
     first = min(config.scripts.values(), key=lambda s: (s.file, s.line))
-    return [Finding("KA028", "warning", first.file, first.line,
-                    f"{len(config.scripts)} vrrp_script(s) without enable_script_security: "
-                    "keepalived runs them as root and `keepalived -t` fails ('SECURITY "
-                    "VIOLATION - scripts are being executed but script_security not enabled')",
-                    "global_defs { enable_script_security; script_user root (or a user that "
-                    "may run the checks) }")]
+    return [KA028.finding(first.file, first.line,
+                          f"{len(config.scripts)} vrrp_script(s) without "
+                          "enable_script_security: keepalived runs them as root and "
+                          "`keepalived -t` fails ('SECURITY VIOLATION - scripts are being "
+                          "executed but script_security not enabled')",
+                          "global_defs { enable_script_security; script_user root (or a user "
+                          "that may run the checks) }")]
 
 
-def no_vips(config: KeepalivedConfig) -> list[Finding]:
+@per_config(KA054)
+def no_vips(subject: Subject) -> list[Finding]:
     """KA054: an instance without virtual_ipaddress moves nothing by itself."""
-    return [Finding("KA054", "warning", i.file, i.line,
-                    f"{i.name} has no virtual_ipaddress: keepalived moves no address ('No VIP "
-                    "specified; at least one is sensible'); only notify scripts act on a "
-                    "failover", "list the VIPs in virtual_ipaddress")
-            for i in config.instances if not i.vips and not i.excluded_vips]
+    return [KA054.finding(i.file, i.line,
+                          f"{i.name} has no virtual_ipaddress: keepalived moves no address "
+                          "('No VIP specified; at least one is sensible'); only notify scripts "
+                          "act on a failover", "list the VIPs in virtual_ipaddress")
+            for i in subject.config.instances if not i.vips and not i.excluded_vips]
 
-
-RULES: tuple[Rule, ...] = (invalid_values, mixed_families, unreachable_vips, split_families,
-                           sync_group_weights, notify_ordering, master_nopreempt,
-                           owner_with_weights, state_and_authentication, script_security_off,
-                           no_vips)

@@ -19,6 +19,17 @@ import stat
 from lbcheck.keepalived_conf import Script
 from lbcheck.keepalived_conf.source import file_kind
 from lbcheck.lint.findings import Finding
+from lbcheck.lint.registry import (
+    KA020,
+    KA021,
+    KA022,
+    KA023,
+    KA024,
+    KA025,
+    KA026,
+    Subject,
+    per_script,
+)
 
 _PROCESS_ONLY = re.compile(r"(^|/|')(killall\s+-0|pidof|pgrep)\b")
 _DEADLINE = re.compile(r"--deadline[= ](\S+)")
@@ -42,47 +53,51 @@ def program(command: str) -> str:
     return words[0] if words else ""
 
 
-def check_exec(script: Script, security: bool, on_host: bool) -> tuple[list[Finding], list[str]]:
-    """Missing, not executable, dead shebang, insecure path; returns findings and notes."""
+@per_script(KA020, KA021, KA022, KA023)
+def check_exec(subject: Subject, script: Script) -> list[Finding]:
+    """Missing, not executable, dead shebang, insecure path; "not checked here" is a note."""
+    security, on_host = subject.config.global_defs.enable_script_security, subject.on_host
     findings: list[Finding] = []
     prog = program(script.command)
     path = prog if prog.startswith("/") else shutil.which(prog) or ""
     where = (script.file, script.line)
     if not path or not os.path.exists(path):
         if on_host:
-            findings.append(Finding(
-                "KA020", "error", *where,
+            findings.append(KA020.finding(
+                *where,
                 f"vrrp_script {script.name}: {prog} does not exist; keepalived cannot exec it "
                 "and counts the script as SUCCEEDING, so this check never fails",
                 f"install {prog} or fix the path (`lbcheck haproxy` if it was a deleted venv)"))
-            return findings, []
-        return findings, [f"{script.name}: {prog} not checked here (not on this machine)"]
+            return findings
+        subject.notes.append(f"{script.name}: {prog} not checked here (not on this machine)")
+        return findings
     try:
         info = os.stat(path)
     except OSError as exc:  # exists() said yes: a race, or a path we may not stat
-        return findings, [f"{script.name}: {path} not checked ({exc.strerror})"]
+        subject.notes.append(f"{script.name}: {path} not checked ({exc.strerror})")
+        return findings
     if not stat.S_ISREG(info.st_mode):
-        findings.append(Finding(
-            "KA021", "error", *where,
+        findings.append(KA021.finding(
+            *where,
             f"vrrp_script {script.name}: {path} is {file_kind(info.st_mode)}, not a program; "
             "keepalived cannot exec it and counts the script as succeeding",
             f"point the script at the real program (what is {path}?)"))
-        return findings, []
+        return findings
     if not info.st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
-        findings.append(Finding(
-            "KA021", "error", *where,
+        findings.append(KA021.finding(
+            *where,
             f"vrrp_script {script.name}: {path} is not executable; keepalived counts a script "
             "it cannot exec as succeeding", f"chmod 755 {path}"))
     interpreter = _shebang(path)
     if interpreter and not os.path.exists(interpreter):
-        findings.append(Finding(
-            "KA022", "error", *where,
+        findings.append(KA022.finding(
+            *where,
             f"vrrp_script {script.name}: {path} starts with #!{interpreter}, which does not "
             "exist (deleted virtualenv?); keepalived counts the script as succeeding",
             f"reinstall the tool or fix the shebang of {path}"))
     if security:
         findings += _insecure_components(script, path)
-    return findings, []
+    return findings
 
 
 def _shebang(path: str) -> str:
@@ -117,8 +132,8 @@ def _insecure_components(script: Script, path: str) -> list[Finding]:
             return found
         if info.st_uid != 0 or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             why = "not owned by root" if info.st_uid != 0 else "group/world writable"
-            found.append(Finding(
-                "KA023", "error", script.file, script.line,
+            found.append(KA023.finding(
+                script.file, script.line,
                 f"vrrp_script {script.name}: with enable_script_security, {current} is {why}: "
                 "keepalived disables the script and the instance runs untracked",
                 f"chown root:root {current} && chmod go-w {current}"))
@@ -128,7 +143,8 @@ def _insecure_components(script: Script, path: str) -> list[Finding]:
         current = parent
 
 
-def check_command(script: Script) -> list[Finding]:
+@per_script(KA024, KA025, KA026)
+def check_command(_subject: Subject, script: Script) -> list[Finding]:
     """Process-only checks, and lbcheck deadlines that keepalived's timeout would cut."""
     found = []
     where = (script.file, script.line)
@@ -138,15 +154,15 @@ def check_command(script: Script) -> list[Finding]:
                if target == "haproxy" else
                f"a check that asks {target} itself whether it works (or track_process "
                f"{target} if existence really is all you need)")
-        found.append(Finding(
-            "KA024", "warning", *where,
+        found.append(KA024.finding(
+            *where,
             f"vrrp_script {script.name}: `{script.command}` only asks whether a process "
             f"exists; a hung (SIGSTOPped) or zombie {target} passes it and the VIP never "
             "moves", fix))
     timeout = script.timeout if script.timeout is not None else script.interval
     if script.timeout is not None and script.timeout > script.interval:
-        found.append(Finding(
-            "KA025", "warning", *where,
+        found.append(KA025.finding(
+            *where,
             f"vrrp_script {script.name}: timeout {script.timeout:g} s > interval "
             f"{script.interval:g} s; a run still going at the next interval is skipped, so a "
             "slow check delays failover by whole intervals",
@@ -158,8 +174,8 @@ def check_command(script: Script) -> list[Finding]:
         except ValueError:
             deadline = 0.8
         if deadline >= timeout:
-            found.append(Finding(
-                "KA026", "error", *where,
+            found.append(KA026.finding(
+                *where,
                 f"vrrp_script {script.name}: lbcheck --deadline {deadline:g} s is not below "
                 f"keepalived's timeout {timeout:g} s; keepalived kills the check before it "
                 "answers", f"--deadline {max(0.1, timeout - 0.2):g}"))

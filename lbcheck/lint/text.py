@@ -1,7 +1,8 @@
 """Rules about the text itself: what keepalived reads around, does not know, or overwrites.
 
 These look at the statements as written (``config.nodes``), not at the model: a keyword the
-model never reads is exactly what they are for.
+model never reads is exactly what they are for. One check per rule: KA006 (unknown and
+deprecated keywords), KA007 (overwritten), KA060 (malformed input).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from lbcheck.keepalived_conf import KeepalivedConfig, Node
 from lbcheck.keepalived_conf.keywords import table
 from lbcheck.lint.findings import Finding
+from lbcheck.lint.registry import KA006, KA007, KA060, Subject, per_config
 
 # Given twice, the first one stays (keepalived: "… script already specified - ignoring").
 FIRST_WINS = frozenset({"notify", "notify_master", "notify_backup", "notify_fault",
@@ -31,21 +33,44 @@ def walk(nodes: tuple[Node, ...] | list[Node], path: str = "") -> Iterator[tuple
             yield from walk(node.children, inner)
 
 
-def grammar_problems(config: KeepalivedConfig) -> list[Finding]:
+@per_config(KA060)
+def malformed(subject: Subject) -> list[Finding]:
+    """KA060: what the grammar read around, and keywords without the value they need."""
+    return _grammar_problems(subject.config) + _missing_values(subject.config)
+
+
+def _grammar_problems(config: KeepalivedConfig) -> list[Finding]:
     """What the grammar read around; a limit of lint's own (its message names it) is not
     keepalived's complaint, so its fix says how to get the rest checked."""
-    return [Finding("KA060", p.severity, p.file, p.line, p.message,
-                    "lint the included files on their own, or split the config"
-                    if "(its limit" in p.message else
-                    "keepalived reads around this with a complaint; write what you mean")
+    return [KA060.finding(p.file, p.line, p.message,
+                          "lint the included files on their own, or split the config"
+                          if "(its limit" in p.message else
+                          "keepalived reads around this with a complaint; write what you mean",
+                          p.severity)
             for p in config.problems]
 
 
-def unknown_keywords(config: KeepalivedConfig, version: str | None = None) -> list[Finding]:
-    """Keywords keepalived calls unknown ('Unknown keyword …') and then ignores."""
+# Still parsed, with a complaint that makes `keepalived -t` fail: (block, keyword) → successor.
+DEPRECATED = {("HTTP_GET", "nb_get_retry"): "retry", ("SSL_GET", "nb_get_retry"): "retry"}
+
+
+@per_config(KA006)
+def unknown_keywords(subject: Subject) -> list[Finding]:
+    """Keywords keepalived calls unknown ('Unknown keyword …') and then ignores, and the ones
+    it still reads but calls deprecated, which makes `keepalived -t` fail (a warning, said
+    without keepalived installed: a config repository's CI; seen in public configs)."""
+    version = subject.release
     keywords = table()
     found = []
-    for block, node in walk(config.nodes):
+    for block, node in walk(subject.config.nodes):
+        leaf = block.rsplit("/", 1)[-1]
+        successor = DEPRECATED.get((leaf, node.keyword))
+        if successor:
+            found.append(KA006.finding(
+                node.file, node.line,
+                f"'{node.keyword}' in {leaf} is deprecated: keepalived still reads it but "
+                "complains, and `keepalived -t` fails", f"{successor} {' '.join(node.args)}",
+                "warning"))
         if node.keyword == "{" or not keywords.judged(block):
             continue
         verdict = keywords.verdict(block, node.keyword, version)
@@ -62,10 +87,11 @@ def unknown_keywords(config: KeepalivedConfig, version: str | None = None) -> li
                         f"{node.keyword})")
         else:
             why = (f"unknown keyword '{node.keyword}' {where}: keepalived ignores it "
-                   f"('Unknown keyword'){', and the whole block under it' if node.children else ''}")
+                   f"('Unknown keyword')"
+                   f"{', and the whole block under it' if node.children else ''}")
             fix = (f"did you mean '{verdict.suggestion}'?" if verdict.suggestion
                    else "delete it, or look it up in keepalived.conf(5) of your release")
-        found.append(Finding("KA006", "error", node.file, node.line, why, fix))
+        found.append(KA006.finding(node.file, node.line, why, fix))
     return found
 
 
@@ -84,18 +110,21 @@ NEEDS_VALUE = frozenset({
 })
 
 
-def missing_values(config: KeepalivedConfig) -> list[Finding]:
-    """KA060: `priority` alone on its line — keepalived complains and ignores the line."""
-    return [Finding("KA060", "error", node.file, node.line,
-                    f"'{node.keyword}' has no value: keepalived ignores the line ('missing a "
-                    "parameter') and keeps the default", f"{node.keyword} VALUE")
+def _missing_values(config: KeepalivedConfig) -> list[Finding]:
+    """`priority` alone on its line — keepalived complains and ignores the line."""
+    return [KA060.finding(node.file, node.line,
+                          f"'{node.keyword}' has no value: keepalived ignores the line "
+                          "('missing a parameter') and keeps the default",
+                          f"{node.keyword} VALUE")
             for block, node in walk(config.nodes)
             if block and node.keyword in NEEDS_VALUE and not node.args and not node.children]
 
 
-def overwritten(config: KeepalivedConfig) -> list[Finding]:
+@per_config(KA007)
+def overwritten(subject: Subject) -> list[Finding]:
     """A keyword given twice in one block: keepalived keeps one silently (`keepalived -t` is
     quiet), and the one it keeps may not be the one the reader sees first."""
+    config = subject.config
     keywords = table()
     found = []
     blocks = [config.nodes] + [tuple(n.children) for block, n in walk(config.nodes)
@@ -113,38 +142,12 @@ def overwritten(config: KeepalivedConfig) -> list[Finding]:
             if first is node:
                 continue
             kept, lost = (first, node) if node.keyword in FIRST_WINS else (node, first)
-            found.append(Finding(
-                "KA007", "warning", node.file, node.line,
+            found.append(KA007.finding(
+                node.file, node.line,
                 f"'{node.keyword}' is given twice (lines {first.line} and {node.line}): "
                 f"keepalived uses line {kept.line} ({' '.join(kept.args) or '{…}'}) and "
                 f"ignores line {lost.line}",
                 f"keep one {node.keyword}"))
-    return found
-
-
-LB_KINDS = ("NAT", "DR", "TUN")  # exact spelling: 2.2.7 rejects `dr` ("unknown routing method")
-# Still parsed, with a complaint that makes `keepalived -t` fail: (block, keyword) → successor.
-DEPRECATED = {("HTTP_GET", "nb_get_retry"): "retry", ("SSL_GET", "nb_get_retry"): "retry"}
-
-
-def refused_values(config: KeepalivedConfig) -> list[Finding]:
-    """What `keepalived -t` refuses or calls deprecated in LVS blocks, said without keepalived
-    installed (a config repository's CI): both were seen in public configs."""
-    found = []
-    for block, node in walk(config.nodes):
-        leaf = block.rsplit("/", 1)[-1]
-        if node.keyword == "lb_kind" and node.args and node.args[0] not in LB_KINDS:
-            found.append(Finding(
-                "KA050", "error", node.file, node.line,
-                f"lb_kind {node.args[0]}: keepalived knows only {', '.join(LB_KINDS)}, spelled "
-                "so ('unknown routing method'), and `keepalived -t` fails",
-                f"lb_kind {node.args[0].upper() if node.args[0].upper() in LB_KINDS else 'NAT'}"))
-        successor = DEPRECATED.get((leaf, node.keyword))
-        if successor:
-            found.append(Finding(
-                "KA006", "warning", node.file, node.line,
-                f"'{node.keyword}' in {leaf} is deprecated: keepalived still reads it but "
-                "complains, and `keepalived -t` fails", f"{successor} {' '.join(node.args)}"))
     return found
 
 

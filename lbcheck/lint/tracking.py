@@ -18,6 +18,7 @@ import stat
 
 from lbcheck.keepalived_conf import KeepalivedConfig, Node
 from lbcheck.lint.findings import Finding
+from lbcheck.lint.registry import KA005, KA027, Subject, per_config
 from lbcheck.lint.scripts import program
 
 DEFAULT_SCRIPT_USER = "keepalived_script"
@@ -63,9 +64,11 @@ def _user_exists(name: str) -> bool:
     return True
 
 
-def untracked(config: KeepalivedConfig, on_host: bool) -> list[Finding]:
+@per_config(KA005)
+def untracked(subject: Subject) -> list[Finding]:
     """KA005: references to trackers that do not exist (or that keepalived removes), and
     sync-group members that are not instances."""
+    config, on_host = subject.config, subject.on_host
     found: list[Finding] = []
     removed = removed_scripts(config, on_host)
     instances = {n.args[0] for n in config.nodes if n.keyword == "vrrp_instance" and n.args}
@@ -78,8 +81,8 @@ def untracked(config: KeepalivedConfig, on_host: bool) -> list[Finding]:
         if kind == "instance":
             first = seen_instances.setdefault(owner, node)
             if first is not node:
-                found.append(Finding(
-                    "KA005", "error", node.file, node.line,
+                found.append(KA005.finding(
+                    node.file, node.line,
                     f"vrrp_instance {owner} is defined twice (first at line {first.line}): "
                     "keepalived refuses the second ('vrrp instance … already defined')",
                     "give each instance its own name"))
@@ -89,9 +92,11 @@ def untracked(config: KeepalivedConfig, on_host: bool) -> list[Finding]:
                 for entry in block.children:
                     why = None
                     if entry.keyword not in names:
-                        why = f"no {' or '.join(_DEFINED_BY[block.keyword])} {entry.keyword} is defined"
+                        why = (f"no {' or '.join(_DEFINED_BY[block.keyword])} {entry.keyword}"
+                               " is defined")
                     elif block.keyword == "track_script" and entry.keyword in removed:
-                        why = f"keepalived removes vrrp_script {entry.keyword}: {removed[entry.keyword]}"
+                        why = (f"keepalived removes vrrp_script {entry.keyword}: "
+                               f"{removed[entry.keyword]}")
                     if why:
                         found.append(_untracked(entry, kind, owner, block.keyword, why))
             elif block.keyword == "track_interface" and on_host:
@@ -103,8 +108,8 @@ def untracked(config: KeepalivedConfig, on_host: bool) -> list[Finding]:
             elif block.keyword == "group" and kind == "sync group":
                 for entry in block.children:
                     if entry.keyword not in instances:
-                        found.append(Finding(
-                            "KA005", "error", entry.file, entry.line,
+                        found.append(KA005.finding(
+                            entry.file, entry.line,
                             f"sync group {owner} names {entry.keyword}, which is no "
                             "vrrp_instance: keepalived ignores it ('specified in sync group "
                             "… doesn't exist') and the group does not move it",
@@ -112,24 +117,26 @@ def untracked(config: KeepalivedConfig, on_host: bool) -> list[Finding]:
     for name, why in removed.items():
         node = next(n for n in config.nodes if n.keyword == "vrrp_script" and n.args
                     and n.args[0] == name)
-        found.append(Finding("KA005", "error", node.file, node.line,
-                             f"vrrp_script {name}: keepalived removes it: {why}; every "
-                             "instance tracking it runs untracked",
-                             "add a `script` line" if "no `script`" in why else
-                             f"create the user (useradd -r -s /sbin/nologin "
-                             f"{DEFAULT_SCRIPT_USER}) or set script_user in global_defs"))
+        found.append(KA005.finding(node.file, node.line,
+                                   f"vrrp_script {name}: keepalived removes it: {why}; every "
+                                   "instance tracking it runs untracked",
+                                   "add a `script` line" if "no `script`" in why else
+                                   f"create the user (useradd -r -s /sbin/nologin "
+                                   f"{DEFAULT_SCRIPT_USER}) or set script_user in global_defs"))
     return found
 
 
 def _untracked(entry: Node, kind: str, owner: str, keyword: str, why: str) -> Finding:
-    return Finding("KA005", "error", entry.file, entry.line,
-                   f"{kind} {owner}: {keyword} {entry.keyword} is ignored ({why}): this "
-                   f"{kind} runs untracked on it and never fails over when it fails",
-                   f"define {entry.keyword}, or fix the name in {keyword}")
+    return KA005.finding(entry.file, entry.line,
+                         f"{kind} {owner}: {keyword} {entry.keyword} is ignored ({why}): this "
+                         f"{kind} runs untracked on it and never fails over when it fails",
+                         f"define {entry.keyword}, or fix the name in {keyword}")
 
 
-def script_user(config: KeepalivedConfig, on_host: bool) -> list[Finding]:
+@per_config(KA027)
+def script_user(subject: Subject) -> list[Finding]:
     """KA027: enable_script_security without script_user runs scripts as keepalived_script."""
+    config, on_host = subject.config, subject.on_host
     gd = config.global_defs
     if not gd.enable_script_security or gd.script_user:
         return []
@@ -139,8 +146,8 @@ def script_user(config: KeepalivedConfig, on_host: bool) -> list[Finding]:
         return []
     found = []
     if not on_host:
-        found.append(Finding(
-            "KA027", "info", gd.file, gd.line,
+        found.append(KA027.finding(
+            gd.file, gd.line,
             f"enable_script_security without script_user: {len(scripts)} script(s) run as "
             f"{DEFAULT_SCRIPT_USER}; where that user does not exist keepalived removes them "
             "(not checked here: lint with --on-host on the load balancer)",
@@ -157,12 +164,13 @@ def script_user(config: KeepalivedConfig, on_host: bool) -> list[Finding]:
         socket_path = match.group(1) if match else DEFAULT_SOCKET
         problem = _cannot_connect(DEFAULT_SCRIPT_USER, socket_path)
         if problem:
-            found.append(Finding(
-                "KA027", "error", node.file, node.line,
+            found.append(KA027.finding(
+                node.file, node.line,
                 f"vrrp_script {node.args[0]} runs as {DEFAULT_SCRIPT_USER} "
                 f"(enable_script_security, no script_user), which cannot connect to "
                 f"{socket_path}: {problem}; every check exits 3 and counts as failed",
-                f"stats socket … mode 660 group {DEFAULT_SCRIPT_USER}, or script_user root"))
+                f"stats socket … mode 660 group {DEFAULT_SCRIPT_USER}, or script_user root",
+                "error"))
     return found
 
 

@@ -34,8 +34,9 @@ from lbcheck.notify.paging.providers import needs_resend
 
 __all__ = ["flush", "queue_event", "queue_resends", "queue_summaries", "router_name"]
 
-# An idle-time re-send never waits long for an instance a hook is handling right now: that
-# hook decides the instance's fate, and the next idle moment re-sends if it is still due.
+# Idle-time work (a re-send, a flap summary) never waits long for an instance a hook is
+# handling right now: that hook decides the instance's fate, and the next idle moment pages
+# what is still due.
 RESEND_LOCK_WAIT = 0.2
 
 
@@ -73,18 +74,31 @@ def queue_summaries(
 ) -> list[Page]:
     """At idle time: one summary per instance whose flap window closed with notices held back.
 
-    Takes no instance lock; call it from one place only (the FIFO reader or ``flush``).
+    Under the instance lock, the memory read again there: the FIFO reader and the flush
+    timer's ``lbnotify flush`` run this beside hooks, and a memory saved from what was read
+    before a hook recorded its event would undo that event (its state, an open FAULT).
     """
     now = time.time() if now is None else now
     outbox = Outbox.from_section(section, log)
     queued: list[Page] = []
-    for memory in page_memory.all_memories(state_dir):
-        decision = pending_summary(memory, router, section.flap_window, now)
-        for page in decision.pages:
-            outbox.enqueue(page)
-            queued.append(page)
-        if decision.memory != memory:
-            page_memory.save(state_dir, decision.memory)
+    for seen in page_memory.all_memories(state_dir):
+        if not pending_summary(seen, router, section.flap_window, now).pages:
+            continue  # the common case, decided without a lock or a write
+        try:
+            with lock.locked_instance(str(state_dir), seen.kind, seen.name, RESEND_LOCK_WAIT):
+                memory = page_memory.load(state_dir, seen.kind, seen.name)
+                if memory is None:
+                    continue
+                decision = pending_summary(memory, router, section.flap_window, now)
+                for page in decision.pages:
+                    outbox.enqueue(page)
+                    queued.append(page)
+                if decision.memory != memory:
+                    page_memory.save(state_dir, decision.memory)
+        except lock.LockError as exc:
+            if log is not None:
+                log.warning("flap_summary_skipped", kind=seen.kind, instance=seen.name,
+                            reason=str(exc))
     return queued
 
 

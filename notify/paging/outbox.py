@@ -7,8 +7,9 @@ read and remove what is stuck with ``ls`` and ``cat``.
 
 - **Enqueue** writes one file per page per target: temp file + fsync + rename + fsync of the
   directory, so a crash leaves either the whole page or a hidden temp file (removed a minute
-  later: its enqueue never returned, so nobody was told it was stored), never half a page. Names sort in enqueue order: a sequence number that never goes
-  backwards even when the clock does, then pid and a counter so names are unique.
+  later: its enqueue never returned, so nobody was told it was stored), never half a page.
+  Names sort in enqueue order: a sequence number that never goes backwards even when the
+  clock does, then pid and a counter so names are unique.
 - **Flush** sends what is due within a time budget, so keepalived's hook returns fast when
   the pager is down. One ``flock`` makes sure two flushers never send the same item at once;
   a flusher that cannot get it returns, the holder re-lists after letting go so nothing
@@ -21,8 +22,6 @@ read and remove what is stuck with ``ls`` and ``cat``.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import hashlib
 import itertools
 import json
@@ -30,14 +29,14 @@ import os
 import re
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lbcheck.config import PageSection, PageTarget
-from lbcheck.files import TEMP_PREFIX, NotRegular, TooBig, open_lock, read_regular, write_atomic
-from lbcheck.notify.lock import flock_within
+from lbcheck.files import TEMP_PREFIX, NotRegular, TooBig, read_regular, write_atomic
+from lbcheck.notify.lock import held, try_lock
 from lbcheck.notify.paging import providers
 from lbcheck.notify.paging.policy import Page
 
@@ -479,32 +478,22 @@ class Outbox:
 
     @contextmanager
     def _flush_lock(self, wait: float = 0.0) -> Iterator[bool]:
-        try:
-            fd = open_lock(self.directory / LOCK_FILE)
-        except OSError as exc:
-            raise OutboxError(f"cannot lock outbox {self.directory}: {exc.strerror}") from None
-        try:
-            if wait > 0:
-                yield flock_within(fd, wait)
-                return
+        """The flush lock for one round (:mod:`lbcheck.notify.lock`); False: another has it."""
+        with ExitStack() as stack:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = stack.enter_context(held(self.directory / LOCK_FILE, wait))
             except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    raise
-                yield False
-                return
-            yield True
-        finally:
-            os.close(fd)  # closing releases the flock
+                why = exc.strerror
+                raise OutboxError(f"cannot lock outbox {self.directory}: {why}") from None
+            yield locked
 
     def _next_seq(self) -> int:
         """Enqueue order that survives clock steps: max(now in ns, last issued + 1)."""
         now = time.time_ns()
-        fd = open_lock(self.directory / SEQ_FILE)  # written in place: never through a link
+        fd = try_lock(self.directory / SEQ_FILE, SEQ_LOCK_WAIT)  # rewritten in place
+        if fd is None:
+            return now  # a stuck holder: pid + counter still keep names unique
         try:
-            if not flock_within(fd, SEQ_LOCK_WAIT):
-                return now  # a stuck holder: pid + counter still keep names unique
             raw = os.pread(fd, 32, 0)
             last = int(raw) if raw.strip().isdigit() else 0
             seq = max(now, last + 1) if last < MAX_SEQ else now

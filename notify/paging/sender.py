@@ -9,8 +9,8 @@ the outbox to one background process and returns (:func:`hand_off`):
   controlling terminal), stdio on /dev/null, every other descriptor closed — keepalived's
   included, so nothing keepalived or a caller reading our output waits on stays open — then
   exec a fresh interpreter, so none of the hook's threads, locks or log handles come along;
-- **one at a time**: the hook takes the outbox's sender lock (``flock`` on ``.sender.lock``,
-  opened by :func:`lbcheck.files.open_lock`: it holds the sender's pid, written in place)
+- **one at a time**: the hook takes the outbox's sender lock (``.sender.lock``, by
+  :func:`lbcheck.notify.lock.try_lock`: it holds the sender's pid, written in place)
   *before* it forks, and the lock travels to the sender as descriptor 3. A hook that finds it
   taken spawns nothing: the sender re-reads the outbox before it lets go (:func:`run`);
 - **bounded**: the sender retries with the outbox's backoff and Retry-After, each request
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from lbcheck.config import Config, PageSection
-from lbcheck.files import open_lock
+from lbcheck.notify.lock import still_held, try_lock
 from lbcheck.notify.paging.outbox import Outbox, OutboxError
 
 SENDER_LOCK = ".sender.lock"
@@ -69,14 +69,12 @@ def hand_off(section: PageSection, config_path: str | None) -> str:
         return "off"
     path = lock_path(section)
     try:
-        fd = open_lock(path)
+        fd = try_lock(path)
     except OSError as exc:
         raise OutboxError(f"cannot open {path}: {exc.strerror}") from None
+    if fd is None:
+        return "already running"
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return "already running"
         # -P: nothing from the current directory shadows the installed package.
         argv = [sys.executable, "-P", "-m", "lbcheck.notify.paging.sender",
                 "--lock-fd", str(LOCK_FD)]
@@ -196,15 +194,11 @@ def _release_unless_more(outbox: Outbox, lock_fd: int) -> int:
     os.close(lock_fd)
     if not outbox.depth():
         return -1
-    path = outbox.directory / SENDER_LOCK
     try:
-        fd = open_lock(path)
+        fd = try_lock(outbox.directory / SENDER_LOCK)
     except OSError:
         return -1  # the outbox went away (or became unusable): nothing we could send either
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+    if fd is None:
         return -1  # a sender started meanwhile: it has them
     _write_pid(fd)
     return fd
@@ -246,20 +240,14 @@ def _write_pid(fd: int, pid: int | None = None) -> None:
 
 def _own_lock(outbox_dir: str, lock_fd: int | None) -> int:
     """The lock the hook passed us, or one we take ourselves; -1 when another sender has it."""
-    if lock_fd is not None:
+    if lock_fd is not None and still_held(lock_fd):  # the hook's lock: ours already
         try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours already: a no-op
             os.set_inheritable(lock_fd, False)
             return lock_fd
         except OSError:
-            pass  # not a lock we hold after all: take it properly
-    fd = open_lock(Path(outbox_dir) / SENDER_LOCK)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return -1
-    return fd
+            pass  # not a descriptor we can use after all: take the lock properly
+    fd = try_lock(Path(outbox_dir) / SENDER_LOCK)
+    return -1 if fd is None else fd
 
 
 def _name_process() -> None:

@@ -1,1 +1,2 @@
-"""Benchmarks behind `bin/bench`: each module measures one thing against a baseline from the same run."""
+"""Benchmarks behind `bin/bench`: each module measures one thing against a baseline from the
+same run."""

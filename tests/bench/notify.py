@@ -67,7 +67,8 @@ def _fifo_throughput(config: Path, workdir: Path, count: int = 1000) -> float:
     try:
         started = time.perf_counter()
         with open(fifo, "w") as writer:
-            writer.writelines(f'INSTANCE "VI_{i % 5}" {"FAULT" if i % 2 else "BACKUP"} 100\n' for i in range(count))
+            writer.writelines(f'INSTANCE "VI_{i % 5}" {"FAULT" if i % 2 else "BACKUP"} 100\n'
+                              for i in range(count))
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if log.exists() and log.read_text().count('"vrrp_event"') >= count:

@@ -2,9 +2,10 @@
 
 VRRPv3, advert_int 0.1, priorities 250/249, the watcher every 0.1 s (--deadline 0.4) feeding
 a weight -20 track_file, keepalived's ExecStopPost giving the VIPs up. Each scenario breaks n1
-while the client starts a GET on both VIPs every 20 ms (open loop: tests/lab/poller.py). Targets (medians, issue 13; `bin/bench lab --profile fast`
-measures them 10 times a cell): killed and zombie ≤ 0.3 s, SIGSTOP ≤ 0.5 s, frozen ≤ 0.8 s,
-node gone ≤ 0.5 s. CI asserts single runs against 2.5 × the target: a busy 2-core box.
+while the client starts a GET on both VIPs every 20 ms (open loop: tests/lab/poller.py).
+Targets (medians, issue 13; `bin/bench lab --profile fast` measures them 10 times a cell):
+killed and zombie ≤ 0.3 s, SIGSTOP ≤ 0.5 s, frozen ≤ 0.8 s, node gone ≤ 0.5 s. CI asserts
+single runs against 2.5 × the target: a busy 2-core box.
 """
 
 from __future__ import annotations

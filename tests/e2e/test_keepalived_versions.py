@@ -60,10 +60,15 @@ def test_a_killed_haproxy_moves_both_vips(lab: Lab) -> None:
     try:
         assert {"n1": set(), "n2": {VIP4, VIP6}} == lab.holders()
         assert max(result.ipv4, result.ipv6) <= BOUND, result
-        n2 = [(e.get("previous"), e["state"]) for e in lab.log("n2")
-              if e.get("event") == "vrrp_event"]
+        # The FIFO worker logs the takeover after announcing it: wait for the line (bounded).
+        n2 = takeovers(lab.wait_for_log("n2", lambda log: ("BACKUP", "MASTER") in takeovers(log)))
         assert ("BACKUP", "MASTER") in n2
     finally:
         lab.recover("killed")
     print(f"\nkeepalived {keepalived_version(lab, 'n1')}, killed: client-seen outage IPv4 "
           f"{result.ipv4:.2f} s, IPv6 {result.ipv6:.2f} s")
+
+
+def takeovers(log: list[dict]) -> list[tuple[str | None, str]]:
+    """(previous, state) of each VRRP event lbnotify logged."""
+    return [(e.get("previous"), e["state"]) for e in log if e.get("event") == "vrrp_event"]

@@ -45,7 +45,8 @@ class Checker:
         argv = [str(BIN / "lbcheck"), *args]
         if user:
             argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=self.env, check=False)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              env=self.env, check=False)
 
     def timed(self, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
         started = time.monotonic()

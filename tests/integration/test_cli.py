@@ -61,14 +61,16 @@ def test_healthy_check_imports_only_stdlib_and_click(haproxy: Haproxy, check: Ch
         "import sys\n"
         "from lbcheck.cli import main\n"
         "try:\n"
-        f"    main(['haproxy', '--socket', {haproxy.socket!r}, '--pidfile', {haproxy.pidfile!r}])\n"
+        f"    main(['haproxy', '--socket', {haproxy.socket!r},"
+        f" '--pidfile', {haproxy.pidfile!r}])\n"
         "except SystemExit as exc:\n"
         "    code = exc.code\n"
         "import json\n"
         "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}))\n"
     )
-    # cwd outside the checkout: `python -c` puts cwd first on sys.path, where the source
-    # lbcheck/ would shadow the installed package.
+    # cwd outside the checkout: `python -c` puts cwd first on sys.path; with the venv's
+    # editable install the checkout's lbcheck/ is the same code, but a venv holding a copy
+    # (`pip install .`) would otherwise have it shadowed by the source.
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             timeout=10, env=check.env, check=False, cwd=tmp_path)
     assert "" == result.stderr

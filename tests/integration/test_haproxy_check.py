@@ -78,7 +78,8 @@ def test_zombie_haproxy_is_not_running(tmp_path: Path, haproxy: Haproxy, check: 
         subprocess.run(["kill", "-9", str(zombie)], check=True)
         time.sleep(0.2)
         assert "Z" == Path(f"/proc/{zombie}/stat").read_text().rpartition(")")[2].split()[0]
-        assert 0 == subprocess.run(["kill", "-0", str(zombie)], check=False).returncode  # what killall sees
+        # what killall sees
+        assert 0 == subprocess.run(["kill", "-0", str(zombie)], check=False).returncode
         Path(haproxy.pidfile).write_text(f"{zombie}\n")
         result = check("--json", *args(haproxy))
         assert 1 == result.returncode
@@ -99,14 +100,16 @@ def test_zombie_found_by_name_in_own_pid_namespace(tmp_path: Path, haproxy: Hapr
         f"ok = subprocess.run([{str(BIN / 'lbcheck')!r}, 'process'], check=False).returncode\n"
         "os.kill(p.pid, signal.SIGKILL)\n"
         "time.sleep(0.3)\n"
-        f"dead = subprocess.run([{str(BIN / 'lbcheck')!r}, '-v', 'process'], check=False).returncode\n"
+        f"dead = subprocess.run([{str(BIN / 'lbcheck')!r}, '-v', 'process'],"
+        " check=False).returncode\n"
         "print(ok, dead)\n"
     )
     kill(haproxy)
     result = subprocess.run(
         ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, str(script)],
         capture_output=True, text=True, timeout=20,
-        env={"LBCHECK_STATE_DIR": str(tmp_path), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, check=False)
+        env={"LBCHECK_STATE_DIR": str(tmp_path), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        check=False)
     assert "0 1" == result.stdout.strip().splitlines()[-1], result.stdout + result.stderr
     assert "zombie" in result.stdout
 

@@ -48,7 +48,8 @@ VIPS = st.sampled_from(["192.0.2.10", "192.0.2.10/24", "2001:db8::10", "::ffff:1
                         "192.0.2.10\n 2001:db8::10"])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(vrid=st.integers(0, 300), priority=st.integers(0, 300), vips=VIPS,
        advert=st.sampled_from(["1", "0.5", "3"]))
 def test_lint_never_calls_clean_what_keepalived_rejects(netns: str, tmp_path: Path, vrid: int,

@@ -162,7 +162,8 @@ def test_a_retry_after_that_is_not_a_number_is_ignored(
     assert before < json.loads(item.read_text())["next_attempt"] <= time.time() + 1.5
 
 
-def test_lbnotify_fault_pages_through_a_poisoned_outbox(tmp_path: Path, receiver: Receiver) -> None:
+def test_lbnotify_fault_pages_through_a_poisoned_outbox(tmp_path: Path,
+                                                        receiver: Receiver) -> None:
     """The operator's view of failure 1: a webhook dead for 17 h and PagerDuty up. The hook
     once exited "internal error: OverflowError" and PagerDuty got nothing."""
     targets = (f'[[page.target]]\ntype = "webhook"\nurl = "{refused_url()}/hook"\n'

@@ -76,7 +76,7 @@ def test_slow_pager_does_not_hold_the_hook_and_still_gets_the_page(
     assert wall < HOOK_WALL
     emptied = notify.wait_until_empty(ARRIVAL)
     assert emptied is not None
-    [sent] = notify.lines("page sent")
+    [sent] = notify.wait_for_lines("page sent", 5.0)  # logged just after the item goes
     assert ("sender", 202) == (sent.get("role"), sent["status"])
     assert [] == notify.wait_for_no_process(GONE)
     print(f"\nslow pager: hook {wall * 1000:.0f} ms; delivered {emptied + wall:.2f} s after "

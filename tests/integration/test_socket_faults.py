@@ -14,7 +14,8 @@ import pytest
 
 from tests.integration.conftest import Checker
 
-REAL_INFO = "Name: HAProxy\nVersion: 2.6.12\nPid: 4242\nUptime_sec: 12\nIdle_pct: 99\nStopping: 0\n\n"
+REAL_INFO = ("Name: HAProxy\nVersion: 2.6.12\nPid: 4242\nUptime_sec: 12\nIdle_pct: 99\n"
+             "Stopping: 0\n\n")
 # Whole `show info` replies captured from haproxy 2.6, 3.0 and 3.2 (tests/unit/data/README.md).
 CAPTURED_INFO = [pytest.param(path.read_text(), id=f"haproxy{path.name[10:-4]}") for path in
                  sorted((Path(__file__).parents[1] / "unit" / "data").glob("show_info.*.*.txt"))]
@@ -98,7 +99,8 @@ def test_every_versions_real_reply_is_healthy(fake, check: Checker, info: str) -
     """Each version's whole `show info`, byte for byte, is OK; Stopping: 1 in it is exit 1."""
     code, out, _ = run_socket(check, fake(info.encode()).path)
     assert (0, "OK") == (code, out["state"]), out["reason"]
-    code, out, _ = run_socket(check, fake(info.replace("Stopping: 0", "Stopping: 1").encode()).path)
+    stopping = info.replace("Stopping: 0", "Stopping: 1").encode()
+    code, out, _ = run_socket(check, fake(stopping).path)
     assert (1, "CRITICAL") == (code, out["state"])
     assert "Stopping: 1" in out["reason"]
 

@@ -75,7 +75,8 @@ def test_healthy_then_hung_then_back(watch: Watch, haproxy: Haproxy) -> None:
     watch.wait_for("0")
     haproxy.signal(signal.SIGSTOP)
     took = watch.wait_for("1", timeout=3)
-    assert took < 1.0  # two cycles of 0.1 s plus scheduling; the spawned check waits for keepalived
+    # two cycles of 0.1 s plus scheduling; the spawned check waits for keepalived
+    assert took < 1.0
     haproxy.signal(signal.SIGCONT)
     watch.wait_for("0", timeout=3)
     assert 0 == watch.stop()
@@ -127,7 +128,8 @@ def test_survives_haproxy_restarts_without_leaking_fds(tmp_path: Path, web, chec
     """Killing and restarting haproxy repeatedly: verdicts follow, the fd count does not grow."""
     watch.wait_for("0")
     wait_until(lambda: check.log_file.exists() and check.log_file.stat().st_size > 0)
-    baseline = watch.fds()  # with the log file open: the first verdict is logged after it is written
+    # with the log file open: the first verdict is logged after it is written
+    baseline = watch.fds()
     for _ in range(3):
         haproxy.stop()
         watch.wait_for("1", timeout=3)

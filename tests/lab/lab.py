@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import NamedTuple
@@ -24,6 +25,7 @@ from typing import NamedTuple
 from tests.lab import topology
 from tests.lab.render import MASTER_SOCKET, node_files
 from tests.lab.topology import VIP4, VIP6, host, netns
+from tests.support.waiting import eventually
 
 HERE = Path(__file__).resolve().parent
 RECEIVER = HERE.parent / "receiver.py"
@@ -32,6 +34,7 @@ PRIORITY = {"n1": 150, "n2": 100}
 PRIORITIES = {"conservative": PRIORITY, "fast": {"n1": 250, "n2": 249}}
 FREEZER_PREFIX = "lbcheck-lab-"  # the "frozen" fault's cgroups: lbcheck-lab-n1
 STATE_FILE = "lab.json"
+LOG_WAIT = 10.0  # s: a ceiling for what a node logs after an event; the wait ends earlier
 
 
 class LabError(Exception):
@@ -154,10 +157,21 @@ class Lab:
         return [p for p in pids if comm is None or _comm(p) == comm]
 
     def log(self, name: str, kind: str = "lbcheck.jsonl") -> list[dict]:
+        """The node's JSON-lines log, its complete lines only (a writer may be mid-line)."""
         path = self.workdir / name / kind
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        complete = path.read_text().split("\n")[:-1]
+        return [json.loads(line) for line in complete if line.strip()]
+
+    def wait_for_log(self, name: str, done: Callable[[list[dict]], bool],
+                     timeout: float = LOG_WAIT, kind: str = "lbcheck.jsonl") -> list[dict]:
+        """The node's log once ``done`` holds for it, or as it stands after ``timeout`` s.
+
+        lbnotify's FIFO worker logs an event after announcing it, and the receiver records
+        a page when it arrives: both may come after the VIPs have moved.
+        """
+        return eventually(lambda: self.log(name, kind), done, timeout)
 
     def neighbour_mac(self, address: str) -> str:
         out = netns(host("c").netns, "ip", "neigh", "show", address, check=False).stdout

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from tests.conftest import BIN
+from tests.support.waiting import eventually
 
 # PagerDuty's integration keys have 32 characters; lbnotify refuses a config with another.
 ROUTING_KEY = "lbcheck0test0routing0key00032chr"
@@ -68,7 +69,8 @@ class Notify:
     def lines(self, event: str | None = None) -> list[dict[str, Any]]:
         if not self.log.exists():
             return []
-        found = [json.loads(line) for line in self.log.read_text().splitlines()]
+        complete = self.log.read_text().split("\n")[:-1]  # a writer may be mid-line
+        found = [json.loads(line) for line in complete if line]
         return [e for e in found if event is None or e["event"] == event]
 
     def wait_for_lines(self, event: str, timeout: float) -> list[dict[str, Any]]:
@@ -77,12 +79,7 @@ class Notify:
         A detached sender logs from its own fresh interpreter, which may start after the hook
         that spawned it has returned: reading the log at once would race it.
         """
-        end = time.monotonic() + timeout
-        while True:
-            found = self.lines(event)
-            if found or time.monotonic() >= end:
-                return found
-            time.sleep(0.05)
+        return eventually(lambda: self.lines(event), bool, timeout)
 
     def events(self) -> list[dict[str, Any]]:
         return self.lines("vrrp_event")

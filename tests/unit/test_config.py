@@ -83,7 +83,8 @@ def test_unknown_key_is_an_error_naming_it(raw: dict[str, Any], names: str) -> N
         ({"announce": {"count": "3"}}, "[announce] count: expected an integer, got '3'"),
         ({"page": {"budget": "fast"}}, "[page] budget: expected a number"),
         ({"log": {"format": "xml"}}, "[log] format must be json or logfmt, not 'xml'"),
-        ({"page": {"sender_give_up": -1}}, "[page] sender_give_up: expected a number of 0 or more"),
+        ({"page": {"sender_give_up": -1}},
+         "[page] sender_give_up: expected a number of 0 or more"),
     ],
 )
 def test_wrong_type_is_an_error(raw: dict[str, Any], why: str) -> None:
@@ -317,7 +318,8 @@ def test_alertmanager_target_needs_its_url() -> None:
 @pytest.mark.parametrize("interval", [0, -1, 121])
 def test_resend_interval_must_leave_room_for_a_missed_resend(interval: float) -> None:
     """Past 120 s, one missed re-send would let Alertmanager resolve an open FAULT."""
-    with pytest.raises(ConfigError, match=r"\[page\] resend_interval: expected a number in 1\.\.120"):
+    with pytest.raises(ConfigError,
+                       match=r"\[page\] resend_interval: expected a number in 1\.\.120"):
         from_mapping({"page": {"resend_interval": interval}})
     assert 60.0 == from_mapping({}).page.resend_interval
 

@@ -73,7 +73,8 @@ def test_any_mapping_loads_or_is_one_config_error(raw: dict[str, Any]) -> None:
                                           config.page.flap_window, config.page.sender_give_up))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_any_file_loads_or_is_one_config_error(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "lbcheck.toml"
