@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from lbcheck.config import PageSection
@@ -29,7 +30,7 @@ from lbcheck.notify import lock
 from lbcheck.notify.events import Event
 from lbcheck.notify.paging import memory as page_memory
 from lbcheck.notify.paging.outbox import FlushReport, Outbox
-from lbcheck.notify.paging.policy import Page, decide, pending_summary, resend
+from lbcheck.notify.paging.policy import Decision, Memory, Page, decide, pending_summary, resend
 from lbcheck.notify.paging.providers import needs_resend
 
 __all__ = ["flush", "queue_event", "queue_resends", "queue_summaries", "router_name"]
@@ -37,7 +38,7 @@ __all__ = ["flush", "queue_event", "queue_resends", "queue_summaries", "router_n
 # Idle-time work (a re-send, a flap summary) never waits long for an instance a hook is
 # handling right now: that hook decides the instance's fate, and the next idle moment pages
 # what is still due.
-RESEND_LOCK_WAIT = 0.2
+IDLE_LOCK_WAIT = 0.2
 
 
 def router_name() -> str:
@@ -74,32 +75,22 @@ def queue_summaries(
 ) -> list[Page]:
     """At idle time: one summary per instance whose flap window closed with notices held back.
 
-    Under the instance lock, the memory read again there: the FIFO reader and the flush
-    timer's ``lbnotify flush`` run this beside hooks, and a memory saved from what was read
-    before a hook recorded its event would undo that event (its state, an open FAULT).
+    Under the instance lock (:func:`_at_idle`): the FIFO reader and the flush timer's
+    ``lbnotify flush`` run this beside hooks, and a memory saved from what was read before a
+    hook recorded its event would undo that event (its state, an open FAULT).
     """
     now = time.time() if now is None else now
     outbox = Outbox.from_section(section, log)
-    queued: list[Page] = []
-    for seen in page_memory.all_memories(state_dir):
-        if not pending_summary(seen, router, section.flap_window, now).pages:
-            continue  # the common case, decided without a lock or a write
-        try:
-            with lock.locked_instance(str(state_dir), seen.kind, seen.name, RESEND_LOCK_WAIT):
-                memory = page_memory.load(state_dir, seen.kind, seen.name)
-                if memory is None:
-                    continue
-                decision = pending_summary(memory, router, section.flap_window, now)
-                for page in decision.pages:
-                    outbox.enqueue(page)
-                    queued.append(page)
-                if decision.memory != memory:
-                    page_memory.save(state_dir, decision.memory)
-        except lock.LockError as exc:
-            if log is not None:
-                log.warning("flap_summary_skipped", kind=seen.kind, instance=seen.name,
-                            reason=str(exc))
-    return queued
+
+    def summarise(memory: Memory) -> Decision:
+        return pending_summary(memory, router, section.flap_window, now)
+
+    def enqueue(decision: Decision) -> list[Page]:
+        for page in decision.pages:
+            outbox.enqueue(page)
+        return list(decision.pages)
+
+    return _at_idle(state_dir, log, "flap_summary_skipped", summarise, enqueue)
 
 
 def queue_resends(
@@ -123,26 +114,52 @@ def queue_resends(
     if not wanting:
         return []
     now = time.time() if now is None else now
-    interval = section.resend_interval
-    queued: list[Page] = []
     busy: set[tuple[str, str]] | None = None  # lanes with a page waiting, read once if needed
+
+    def due(memory: Memory) -> Decision:
+        return resend(memory, router, section.resend_interval, now)
+
+    def enqueue(decision: Decision) -> list[Page]:
+        nonlocal busy
+        if busy is None:
+            busy = {item.lane for item in outbox.waiting()}
+        return _enqueue_resend(outbox, decision.pages, wanting, busy)
+
+    return _at_idle(state_dir, log, "fault_resend_skipped", due, enqueue)
+
+
+def _at_idle(
+    state_dir: str | os.PathLike[str],
+    log: Any,
+    skipped: str,
+    decide_for: Callable[[Memory], Decision],
+    enqueue: Callable[[Decision], list[Page]],
+) -> list[Page]:
+    """Idle-time pages for every remembered instance, each decided twice: once on what was
+    read without a lock (the common case, nothing to do, costs no lock and no write), then
+    again under the instance lock on the memory read afresh, which is enqueued and saved.
+
+    An instance whose lock stays taken (a hook at work) or whose memory cannot be read is
+    skipped with one ``skipped`` log line: the next idle moment tries again.
+    """
+    queued: list[Page] = []
     for seen in page_memory.all_memories(state_dir):
-        if not resend(seen, router, interval, now).pages:
-            continue  # the common case, decided without a lock or a write
+        if not decide_for(seen).pages:
+            continue
         try:
-            with lock.locked_instance(str(state_dir), seen.kind, seen.name, RESEND_LOCK_WAIT):
+            with lock.locked_instance(str(state_dir), seen.kind, seen.name, IDLE_LOCK_WAIT):
                 memory = page_memory.load(state_dir, seen.kind, seen.name)
-                decision = resend(memory or seen, router, interval, now)
-                if memory is None or not decision.pages:
+                if memory is None:
                     continue
-                if busy is None:
-                    busy = {item.lane for item in outbox.waiting()}
-                queued += _enqueue_resend(outbox, decision.pages, wanting, busy)
-                page_memory.save(state_dir, decision.memory)
+                decision = decide_for(memory)
+                if not decision.pages:
+                    continue
+                queued += enqueue(decision)
+                if decision.memory != memory:
+                    page_memory.save(state_dir, decision.memory)
         except (lock.LockError, page_memory.PageMemoryError) as exc:
             if log is not None:
-                log.warning("fault_resend_skipped", kind=seen.kind, instance=seen.name,
-                            reason=str(exc))
+                log.warning(skipped, kind=seen.kind, instance=seen.name, reason=str(exc))
     return queued
 
 
