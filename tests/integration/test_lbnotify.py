@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import BIN
 from tests.receiver import Receiver
-from tests.support.notify import Notify
+from tests.support.notify import FifoReader, Notify, fifo_reader
 
 
 def fault_pages(receiver: Receiver) -> list[str]:
@@ -148,31 +148,10 @@ def test_secret_config_must_be_private(notify: Notify) -> None:
     assert "chmod 600" in result.stderr
 
 
-class FifoReader:
-    def __init__(self, notify: Notify, path: Path) -> None:
-        os.mkfifo(path)
-        self.path = path
-        self.proc = subprocess.Popen([str(BIN / "lbnotify"), "--config", str(notify.config),
-                                      "fifo", str(path)], stderr=subprocess.PIPE, text=True)
-
-    def write(self, lines: list[str]) -> None:
-        with open(self.path, "w") as fifo:
-            fifo.write("".join(line + "\n" for line in lines))
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
-
-
 @pytest.fixture
 def fifo(notify: Notify, tmp_path: Path) -> Iterator[FifoReader]:
-    reader = FifoReader(notify, tmp_path / "notify.fifo")
-    try:
+    with fifo_reader(notify, tmp_path / "notify.fifo") as reader:
         yield reader
-    finally:
-        if reader.proc.poll() is None:
-            reader.proc.kill()
-            reader.proc.wait(timeout=5)
 
 
 def wait_for_events(notify: Notify, count: int, timeout: float) -> list[dict]:

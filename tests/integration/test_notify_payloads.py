@@ -5,18 +5,14 @@ The installed binary, as keepalived runs it, paging the recording receiver on 12
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN
 from tests.receiver import Receiver
-from tests.support.notify import Notify
+from tests.support.notify import FifoReader, Notify, fifo_reader
 
 CJK = ("負荷分散装置東京第一系統" * 11)[:128]  # 384 bytes: 81+ CJK characters broke the files
 EMOJI = "🚦🔥" * 64  # 512 bytes: 57+ emoji did
@@ -48,33 +44,14 @@ def test_fault_of_a_long_multibyte_instance_is_triggered_and_resolved(
     assert notify.wait_until_empty(ARRIVAL) is not None
 
 
-class Reader:
-    """`lbnotify fifo PATH` on a real FIFO, as keepalived's vrrp_notify_fifo_script runs it."""
-
-    def __init__(self, notify: Notify, path: Path) -> None:
-        os.mkfifo(path)
-        self.path = path
-        self.proc = subprocess.Popen([str(BIN / "lbnotify"), "--config", str(notify.config),
-                                      "fifo", str(path)], stderr=subprocess.PIPE, text=True)
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
-
-
 @pytest.fixture
-def reader(notify: Notify, tmp_path: Path) -> Iterator[Reader]:
-    started = Reader(notify, tmp_path / "notify.fifo")
-    try:
+def reader(notify: Notify, tmp_path: Path) -> Iterator[FifoReader]:
+    with fifo_reader(notify, tmp_path / "notify.fifo") as started:
         yield started
-    finally:
-        if started.proc.poll() is None:
-            started.proc.kill()
-            started.proc.wait(timeout=5)
 
 
 def test_a_line_cut_by_a_closing_writer_is_not_glued_to_the_next_writers(
-        notify: Notify, reader: Reader) -> None:
+        notify: Notify, reader: FifoReader) -> None:
     """Writer 1 closes mid-line; writer 2 writes a whole line: writer 2's event is handled and
     the fragment is reported as a bad line. Before, the two were glued into one bad line."""
     with open(reader.path, "wb") as writer:

@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -137,3 +139,33 @@ def processes_mentioning(text: str) -> list[int]:
         if needle in cmdline and stat.rpartition(")")[2].split()[0] != "Z":
             found.append(int(entry))
     return found
+
+
+class FifoReader:
+    """`lbnotify fifo PATH` on a real FIFO, as keepalived's vrrp_notify_fifo_script runs it."""
+
+    def __init__(self, notify: Notify, path: Path) -> None:
+        os.mkfifo(path)
+        self.path = path
+        self.proc = subprocess.Popen([str(BIN / "lbnotify"), "--config", str(notify.config),
+                                      "fifo", str(path)], stderr=subprocess.PIPE, text=True)
+
+    def write(self, lines: list[str]) -> None:
+        with open(self.path, "w") as fifo:
+            fifo.write("".join(line + "\n" for line in lines))
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+@contextmanager
+def fifo_reader(notify: Notify, path: Path) -> Iterator[FifoReader]:
+    """A FIFO reader for the test's duration, killed (bounded) if the test did not stop it."""
+    reader = FifoReader(notify, path)
+    try:
+        yield reader
+    finally:
+        if reader.proc.poll() is None:
+            reader.proc.kill()
+            reader.proc.wait(timeout=5)
