@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from lbcheck.checks import info, process, stats_socket
+from lbcheck.checks.probe import skipped, timed
 from lbcheck.checks.retry import Exhausted, until_settled
 from lbcheck.config import DEFAULT_PIDFILE
 from lbcheck.deadline import Deadline
 from lbcheck.outcome import Sample, State
-from lbcheck.probe import skipped, timed
 
 PIDFILE_PATIENCE = 0.05  # seconds; haproxy rewrites its pidfile on reload (missing/empty briefly)
 

@@ -9,7 +9,7 @@ and asked again while the deadline allows (lbcheck.checks.retry). A really hung 
 silent on every attempt and fails at the deadline, as it did with one attempt.
 
 An answer is believed only from a listener root (or the haproxy user) owns
-(lbcheck.listeners): ``nobody``'s fake on a TCP stats port is refused before it is asked.
+(lbcheck.checks.listeners): ``nobody``'s fake on a TCP stats port is refused before it is asked.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from __future__ import annotations
 import _socket
 import errno
 
+from lbcheck.checks.listeners import owner_problem
 from lbcheck.deadline import Deadline, DeadlineExceeded
-from lbcheck.listeners import owner_problem
 from lbcheck.outcome import ProbeError, State
 
 

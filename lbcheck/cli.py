@@ -13,10 +13,16 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import click
 
+from lbcheck.checks.options import (
+    backend_option,
+    haproxy_options,
+    haproxy_target,
+    socket_option,
+)
 from lbcheck.config import Config, ConfigError, load
 from lbcheck.deadline import Deadline, DeadlineExceeded
 from lbcheck.outcome import EXIT_UNKNOWN, EXIT_USAGE, Outcome, Sample, State
@@ -25,14 +31,10 @@ from lbcheck.params import (
     PATH,
     URL,
     Seconds,
-    SocketAddress,
     Text,
     escape_unprintable,
     one_line,
 )
-
-if TYPE_CHECKING:
-    from lbcheck.checks.haproxy import HaproxyTarget
 
 Run = Callable[[Deadline], list[Sample]]
 
@@ -70,59 +72,15 @@ def cli(ctx: click.Context, verbose: int, as_json: bool, nagios: bool, deadline:
                       state_dir or config.check.state_dir)
 
 
-def _socket_option(fn: Callable[..., object]) -> Callable[..., object]:
-    return click.option("--socket", "socket_path", metavar="PATH", type=SocketAddress(),
-                        help="HAProxy stats socket [config, else /run/haproxy/admin.sock].")(fn)
-
-
-def _backend_option(fn: Callable[..., object]) -> Callable[..., object]:
-    return click.option("--backend", "limits", multiple=True, metavar="NAME[:MIN|:PCT%]",
-                        type=Text("backend limit"),
-                        callback=_parse_limits,
-                        help="Minimum UP servers (repeatable; default: every backend ≥ 1).")(fn)
-
-
-def _parse_limits(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple:
-    if not values:
-        return ()
-    from lbcheck.checks.backends import LimitError, parse_limit
-
-    try:
-        return tuple(parse_limit(v) for v in values)
-    except LimitError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _haproxy_options(fn: Callable[..., object]) -> Callable[..., object]:
-    """The options `lbcheck haproxy` and `lbcheck watch … haproxy` share."""
-    fn = _backend_option(fn)
-    fn = click.option("--pidfile", metavar="PATH", type=PATH,
-                      help="HAProxy pidfile [/run/haproxy.pid if present].")(fn)
-    fn = click.option("--master-socket", metavar="PATH", type=SocketAddress(),
-                      help="Master CLI (haproxy -S) to ask for workers.")(fn)
-    return _socket_option(fn)
-
-
-def _haproxy_target(config: Config, socket_path: str | None, master_socket: str | None,
-                    pidfile: str | None, limits: tuple) -> HaproxyTarget:
-    """CLI flags win over the config file, which wins over Debian's defaults."""
-    from lbcheck.checks.haproxy import HaproxyTarget
-
-    section = config.haproxy
-    return HaproxyTarget(socket=socket_path or section.socket, pidfile=pidfile or section.pidfile,
-                         master_socket=master_socket or section.master_socket, limits=limits,
-                         check_backends=bool(limits))
-
-
 @cli.command()
-@_haproxy_options
+@haproxy_options
 @click.pass_obj
 def haproxy(opts: Options, socket_path: str | None, master_socket: str | None,
             pidfile: str | None, limits: tuple) -> int:
     """Process + stats socket (+ master CLI) (+ backends): what keepalived should run."""
     from lbcheck.checks.haproxy import run
 
-    target = _haproxy_target(opts.config, socket_path, master_socket, pidfile, limits)
+    target = haproxy_target(opts.config, socket_path, master_socket, pidfile, limits)
     return _finish(opts, "haproxy", target, lambda deadline: run(target, deadline),
                    target.thresholds())
 
@@ -140,7 +98,7 @@ def process(opts: Options, name: str, pidfile: str | None) -> int:
 
 
 @cli.command(name="socket")
-@_socket_option
+@socket_option
 @click.pass_obj
 def socket_command(opts: Options, socket_path: str | None) -> int:
     """Does the stats socket answer `show info`, from a process that is not stopping?"""
@@ -151,8 +109,8 @@ def socket_command(opts: Options, socket_path: str | None) -> int:
 
 
 @cli.command()
-@_socket_option
-@_backend_option
+@socket_option
+@backend_option
 @click.pass_obj
 def backends(opts: Options, socket_path: str | None, limits: tuple) -> int:
     """Enough UP servers in each backend (`show stat`)?"""
@@ -173,7 +131,7 @@ def backends(opts: Options, socket_path: str | None, limits: tuple) -> int:
 def http(opts: Options, url: str, status: int | None, contains: str | None) -> int:
     """GET URL and judge the status (and body)."""
     from lbcheck.checks import http as http_probe
-    from lbcheck.probe import timed
+    from lbcheck.checks.probe import timed
     from lbcheck.redact import redact_url
 
     if not url.startswith(("http://", "https://")):
@@ -189,7 +147,7 @@ def http(opts: Options, url: str, status: int | None, contains: str | None) -> i
 def tcp(opts: Options, target: str) -> int:
     """Complete a TCP handshake with HOST:PORT."""
     from lbcheck.checks import tcp as tcp_probe
-    from lbcheck.probe import timed
+    from lbcheck.checks.probe import timed
 
     try:
         tcp_probe.parse_target(target)
@@ -264,15 +222,15 @@ def watch(ctx: click.Context, track_file: str, interval: float, rise: int, fall:
 
 
 @watch.command(name="haproxy")
-@_haproxy_options
+@haproxy_options
 @click.pass_obj
 def watch_haproxy(opts: WatchOptions, socket_path: str | None, master_socket: str | None,
                   pidfile: str | None, limits: tuple) -> int:
     """The same probes as `lbcheck haproxy`, in-process."""
-    from lbcheck.track_file import TrackFile
-    from lbcheck.watch import Watcher
+    from lbcheck.checks.watch.track_file import TrackFile
+    from lbcheck.checks.watch.watcher import Watcher
 
-    target = _haproxy_target(opts.check.config, socket_path, master_socket, pidfile, limits)
+    target = haproxy_target(opts.check.config, socket_path, master_socket, pidfile, limits)
     track = TrackFile(opts.track_file)  # written from the first verdict on, not before
     problem = _not_a_file(opts.track_file) or track.writable()
     if problem:
@@ -305,7 +263,7 @@ def _finish(opts: Options, command: str, params: object, run: Run,
         samples = [Sample(command, State.UNKNOWN, str(exc))]
     outcome = Outcome(tuple(samples), (time.perf_counter() - started) * 1000, thresholds)
 
-    from lbcheck.transitions import log_transition, remember, state_key
+    from lbcheck.checks.transitions import log_transition, remember, state_key
 
     # The state write is inside the deadline too: a FIFO planted at the state path or a hung
     # disk costs the transition log line, never keepalived's timeout.
@@ -315,16 +273,16 @@ def _finish(opts: Options, command: str, params: object, run: Run,
         log_transition(outcome, key, change.previous, opts.config.log)
     problem = change.problem
     if opts.as_json:
-        from lbcheck.render import as_json
+        from lbcheck.checks.render import as_json
 
         click.echo(as_json(outcome, command, opts.deadline))
     elif opts.nagios:
-        from lbcheck.render import nagios
+        from lbcheck.checks.render import nagios
 
         click.echo(nagios(outcome, command))
         return outcome.state.nagios_code
     elif opts.verbose:
-        from lbcheck.render import verbose
+        from lbcheck.checks.render import verbose
 
         click.echo(verbose(outcome, command, opts.deadline, opts.verbose))
         if problem:

@@ -55,26 +55,6 @@ class Text(click.ParamType):
         return value
 
 
-class SocketAddress(Text):
-    """A UNIX socket path, or HOST:PORT / ipv4@HOST:PORT with an IPv4 host and a real port."""
-
-    name = "socket"
-
-    def __init__(self) -> None:
-        super().__init__("socket address")
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> Any:
-        value = super().convert(value, param, ctx)
-        from lbcheck.checks.stats_socket import parse_address
-
-        try:
-            parse_address(value)
-        except ValueError as exc:
-            self.fail(f"{value!r}: {exc}", param, ctx)
-        return value
-
-
 def _redacted(url: str) -> str:
     from lbcheck.redact import redact_url
 

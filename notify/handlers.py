@@ -125,7 +125,7 @@ def _announce_instance(event: Event, ctx: Context, report: dict[str, Any]) -> No
 
 def announce_addresses(vips: list[tuple[str, str | None]], ctx: Context) -> dict[str, Any]:
     """Announce (address, device) pairs on one schedule; what was sent, skipped, failed."""
-    from lbcheck.notify.announce import AnnounceError, announce
+    from lbcheck.notify.announce.bursts import AnnounceError, announce
 
     outcome: dict[str, list[str]] = {"sent": [], "skipped": [], "failed": []}
     try:

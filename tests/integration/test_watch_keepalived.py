@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lbcheck.track_file import TrackFile
+from lbcheck.checks.watch.track_file import TrackFile
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("keepalived") is None,
                                 reason="needs root and keepalived")

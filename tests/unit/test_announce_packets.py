@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lbcheck.notify import announce
-from lbcheck.notify.announce import AnnounceError, AnnounceResult, parse_addresses
-from lbcheck.notify.frames import gratuitous_arp, neighbor_advertisement, unsolicited_na
+from lbcheck.notify.announce import bursts
+from lbcheck.notify.announce.bursts import AnnounceError, AnnounceResult, parse_addresses
+from lbcheck.notify.announce.frames import gratuitous_arp, neighbor_advertisement, unsolicited_na
 
 MAC = bytes.fromhex("020000000001")
 VIP4 = ipaddress.IPv4Address("192.0.2.100")
@@ -153,7 +153,7 @@ def test_unbounded_schedules_are_refused_before_any_io(count: int, interval: flo
                                                        deadline: float | None) -> None:
     """Every loop is bounded: zero/huge counts and negative or NaN times are input errors."""
     with pytest.raises(AnnounceError):
-        announce.announce(["192.0.2.100"], count=count, interval=interval, deadline=deadline)
+        bursts.announce(["192.0.2.100"], count=count, interval=interval, deadline=deadline)
 
 
 def test_results_read_as_one_line_each() -> None:

@@ -1,4 +1,4 @@
-"""lbcheck.deathwatch: the kernel says a process ended, reaped or not, without polling."""
+"""The death watch: the kernel says a process ended, reaped or not, without polling."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from lbcheck.deathwatch import DeathWatch, haproxy_pids
+from lbcheck.checks.watch.deathwatch import DeathWatch, haproxy_pids
 
 
 def test_a_killed_process_wakes_the_wait_at_once_even_unreaped() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lbcheck.hysteresis import Hysteresis
+from lbcheck.checks.watch.hysteresis import Hysteresis
 
 
 @pytest.mark.parametrize("first", [True, False])

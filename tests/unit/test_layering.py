@@ -23,22 +23,15 @@ TRUNK = REPO / "lbcheck"
 HALVES = ("lbcheck.checks", "lbcheck.notify")
 COMPOSITION_ROOT = "lbcheck.cli"
 
-# Trunk modules that still import a half, each with the reason. The list only shrinks: a new
-# violation fails test_the_trunk_imports_no_half, and a module listed here that no longer
-# imports a half fails test_every_exemption_is_still_needed, so its line is deleted then.
-ALLOWED = {
-    # Moving to checks/watch/ in the next step of issue 18 (the watcher is the check half's).
-    "lbcheck.watch": "runs the haproxy check (lbcheck.checks.haproxy) in process",
-    "lbcheck.deathwatch": "reads haproxy's pidfile with the process probe's read_pidfile",
-    # Next step of issue 18: the stats-socket option type moves with the check half, or the
-    # address parser it borrows moves to the trunk; either way this line goes.
-    "lbcheck.params": "SocketAddress validates with lbcheck.checks.stats_socket.parse_address",
-}
+# Where each package's source lives in the checkout (pyproject's package-dir).
+SOURCES = {"lbcheck": REPO / "lbcheck", "lbcheck.checks": REPO / "checks",
+           "lbcheck.notify": REPO / "notify"}
 
 
-def module_name(path: Path) -> str:
-    """``lbcheck/keepalived_conf/model.py`` → ``lbcheck.keepalived_conf.model``."""
-    parts = list(path.relative_to(TRUNK.parent).with_suffix("").parts)
+def module_name(path: Path, package: str = "lbcheck") -> str:
+    """``lbcheck/keepalived_conf/model.py`` → ``lbcheck.keepalived_conf.model``;
+    ``checks/watch/watcher.py`` (package ``lbcheck.checks``) → ``lbcheck.checks.watch.watcher``."""
+    parts = [package, *path.relative_to(SOURCES[package]).with_suffix("").parts]
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -67,16 +60,18 @@ def imported(tree: ast.AST, module: str, is_package: bool = False) -> Iterator[t
                     yield node.lineno, f"{base}.{alias.name}"
 
 
-def in_a_half(name: str) -> bool:
-    """Whether ``name`` is one of the halves or inside one (not merely sharing a prefix)."""
-    return any(name == half or name.startswith(half + ".") for half in HALVES)
+def in_a_half(name: str, halves: tuple[str, ...] = HALVES) -> bool:
+    """Whether ``name`` is one of ``halves`` or inside one (not merely sharing a prefix)."""
+    return any(name == half or name.startswith(half + ".") for half in halves)
 
 
-def half_imports(path: Path) -> list[str]:
-    """``file:line name`` for each import of a half in the trunk module at ``path``."""
+def half_imports(path: Path, package: str = "lbcheck",
+                 halves: tuple[str, ...] = HALVES) -> list[str]:
+    """``file:line name`` for each import of one of ``halves`` in the module at ``path``."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found = {(line, name) for line, name in
-             imported(tree, module_name(path), path.name == "__init__.py") if in_a_half(name)}
+             imported(tree, module_name(path, package), path.name == "__init__.py")
+             if in_a_half(name, halves)}
     return [f"{path.relative_to(REPO)}:{line} {name}" for line, name in sorted(found)]
 
 
@@ -86,23 +81,24 @@ def trunk_modules() -> dict[str, Path]:
 
 
 def test_the_trunk_imports_no_half() -> None:
-    """A trunk module other than the composition root and the allowed ones imports no half."""
+    """No trunk module but the composition root imports checks/ or notify/."""
     modules = trunk_modules()
     assert COMPOSITION_ROOT in modules and len(modules) > 20  # the walk found the trunk
-    violations = [hit for name, path in modules.items()
-                  if name != COMPOSITION_ROOT and name not in ALLOWED
+    violations = [hit for name, path in modules.items() if name != COMPOSITION_ROOT
                   for hit in half_imports(path)]
     assert [] == violations, (
         "the trunk (lbcheck/) must not import checks/ or notify/ (only lbcheck/cli.py wires "
         "them): move the code to the half that uses it, or pass it in from the CLI")
 
 
-@pytest.mark.parametrize("name", sorted(ALLOWED))
-def test_every_exemption_is_still_needed(name: str) -> None:
-    """An allowed module that stopped importing a half loses its exemption (delete its line)."""
-    path = trunk_modules().get(name)
-    assert path is not None, f"{name} is gone from lbcheck/: delete it from ALLOWED"
-    assert half_imports(path), f"{name} no longer imports a half: delete it from ALLOWED"
+@pytest.mark.parametrize(("half", "other"), [("lbcheck.checks", "lbcheck.notify"),
+                                             ("lbcheck.notify", "lbcheck.checks")])
+def test_the_halves_do_not_import_each_other(half: str, other: str) -> None:
+    """checks/ and notify/ meet only in the trunk: what both need lives there."""
+    paths = sorted(SOURCES[half].rglob("*.py"))
+    assert len(paths) > 10  # the walk found the half
+    violations = [hit for path in paths for hit in half_imports(path, half, (other,))]
+    assert [] == violations, f"{half} imports {other}: move what both use to the trunk"
 
 
 TOP_LEVEL = """\

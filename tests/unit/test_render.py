@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from lbcheck.checks.render import as_dict, as_json, nagios, verbose
 from lbcheck.outcome import Outcome, Sample, State
-from lbcheck.render import as_dict, as_json, nagios, verbose
 
 OUTCOME = Outcome(
     samples=(

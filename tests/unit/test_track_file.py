@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lbcheck.track_file import TrackFile
+from lbcheck.checks.watch.track_file import TrackFile
 
 
 @pytest.mark.parametrize(("content", "expected"), [("0\n", 0), ("254\n", 254), ("", None),

@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
+from lbcheck.checks.transitions import record, state_key
 from lbcheck.config import LogSection
 from lbcheck.outcome import Outcome, Sample, State
-from lbcheck.transitions import record, state_key
 
 
 def outcome(state: State, reason: str = "r") -> Outcome:

@@ -11,7 +11,7 @@ keepalived sends (``vrrp_arp.c``, ``vrrp_ndisc.c``):
   interface forwards IPv6 (as keepalived does: a router that claimed R=0 would be dropped from
   its neighbours' default router lists), with the Target Link-Layer Address option.
 
-:mod:`lbcheck.notify.announce` decides when and where to send them.
+:mod:`.bursts` decides when and where to send them.
 """
 
 from __future__ import annotations

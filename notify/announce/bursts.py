@@ -5,10 +5,10 @@ them otherwise. keepalived sends these on becoming MASTER; we send them again fr
 hook and on demand (``lbnotify announce``), because the first ones are easily lost while a
 switch port is still converging.
 
-This module is the sending I/O; the frames themselves are built, purely, in
-:mod:`lbcheck.notify.frames`. Two rules keep a stale notification from doing harm: an address
-is only announced while the kernel says this host holds it (an rtnetlink dump before every
-burst, see :mod:`lbcheck.notify.netlink`), and everything is bounded in count and time.
+This module is the sending I/O; the frames themselves are built, purely, in :mod:`.frames`.
+Two rules keep a stale notification from doing harm: an address is only announced while the
+kernel says this host holds it (an rtnetlink dump before every burst, see :mod:`.netlink`),
+and everything is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from lbcheck.notify import netlink
-from lbcheck.notify.frames import (
+from lbcheck.notify.announce import netlink
+from lbcheck.notify.announce.frames import (
     ARPHRD_ETHER,
     ETHERTYPE_ARP,
     ETHERTYPE_IPV6,
@@ -323,9 +323,6 @@ def _name(links: dict[int, netlink.Link], index: int) -> str:
     return link.name if link else f"#{index}"
 
 
-# -- python -m lbcheck.notify.announce -------------------------------------------------------
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry point for the lab and tests; operators use `lbnotify announce`.
 
@@ -349,7 +346,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     for result in results:
         print(result)
     return 0 if all(r.error is None for r in results) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,16 +14,16 @@ import time
 from typing import TYPE_CHECKING
 
 from lbcheck.checks.haproxy import HaproxyTarget, run
+from lbcheck.checks.transitions import log_transition
+from lbcheck.checks.watch.deathwatch import DeathWatch, haproxy_pids
+from lbcheck.checks.watch.hysteresis import Hysteresis
+from lbcheck.checks.watch.track_file import TrackFile
 from lbcheck.config import LogSection
 from lbcheck.deadline import Deadline, DeadlineExceeded
-from lbcheck.deathwatch import DeathWatch, haproxy_pids
-from lbcheck.hysteresis import Hysteresis
 from lbcheck.outcome import Outcome, Sample, State
-from lbcheck.track_file import TrackFile
-from lbcheck.transitions import log_transition
 
 if TYPE_CHECKING:
-    from lbcheck.metrics import CheckMetrics
+    from lbcheck.checks.watch.metrics import CheckMetrics
 
 FAILED = 254  # graded value when haproxy itself is down: as bad as a priority can get
 METRICS_EVERY = 5.0  # seconds between metrics writes (scrapes come every 15 s or more)
@@ -45,7 +45,7 @@ class Watcher:
         self.stopping = threading.Event()
         self.metrics: CheckMetrics | None = None
         if metrics_path:
-            from lbcheck.metrics import CheckMetrics
+            from lbcheck.checks.watch.metrics import CheckMetrics
 
             self.metrics = CheckMetrics(metrics_path)
         self._metrics_due = 0.0
