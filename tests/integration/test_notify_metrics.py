@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.receiver import Receiver
 from tests.support.notify import Notify
+from tests.support.textfile import convention_problems
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -55,6 +56,7 @@ def test_hooks_write_state_transitions_and_outbox(notify: Notify, receiver: Rece
     assert 5 == sum(1 for metric, labels in found
                     if metric == "lbnotify_vrrp_state" and dict(labels)["name"] == "VI_1")
     assert 2 == found[("lbnotify_vrrp_transitions_total", vi)]
+    assert [] == convention_problems(notify.metrics.read_text(), "lbnotify_")
     assert before <= found[("lbnotify_vrrp_last_change_timestamp_seconds", vi)] <= time.time()
     assert (0, 2, 1, 1) == (
         found[("lbnotify_outbox_depth", ())], found[("lbnotify_pages_sent_total", ())],

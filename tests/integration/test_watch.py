@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from lbcheck.checks.watch.metrics import DEPRECATED_STATE_GAUGE
 from tests.conftest import BIN
 from tests.integration.conftest import Checker
 from tests.support.haproxy import Haproxy
+from tests.support.textfile import convention_problems
+from tests.support.waiting import eventually
 
 
 class Watch:
@@ -114,13 +117,20 @@ def test_the_file_is_replaced_only_on_change(watch: Watch) -> None:
 def test_metrics_file_parses(watch: Watch) -> None:
     """The textfile is valid exposition format with the per-probe series."""
     watch.wait_for("0")
-    time.sleep(1.2)
-    families = {f.name: f for f in text_string_to_metric_families(watch.metrics.read_text())}
-    assert {"lbcheck_probe_state", "lbcheck_probe_duration_seconds", "lbcheck_healthy",
+    text = eventually(lambda: watch.metrics.read_text() if watch.metrics.exists() else "",
+                      lambda t: "lbcheck_probe_verdict{" in t, timeout=10)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert {"lbcheck_probe_verdict", "lbcheck_probe_duration_seconds", "lbcheck_healthy",
             "lbcheck_transitions", "lbcheck_check_cycles"} <= set(families)
-    probes = {s.labels["probe"] for s in families["lbcheck_probe_state"].samples}
-    assert {"process", "socket", "backends"} == probes
+    verdicts = {(s.labels["probe"], s.labels["state"]) for s in
+                families["lbcheck_probe_verdict"].samples if s.value == 1}
+    assert {("process", "OK"), ("socket", "OK"), ("backends", "OK")} == verdicts
     assert 1.0 == families["lbcheck_healthy"].samples[0].value
+    # The 0-3 gauge stays for one release beside the stateset, with the same probes.
+    assert {("process", 0.0), ("socket", 0.0), ("backends", 0.0)} == {
+        (s.labels["probe"], s.value) for s in families[DEPRECATED_STATE_GAUGE].samples}
+    assert [] == convention_problems(text, "lbcheck_",
+                                     frozenset({DEPRECATED_STATE_GAUGE}))
 
 
 def test_survives_haproxy_restarts_without_leaking_fds(tmp_path: Path, web, check: Checker,
