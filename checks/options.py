@@ -17,6 +17,7 @@ from lbcheck.config import Config
 from lbcheck.params import PATH, Text
 
 if TYPE_CHECKING:
+    from lbcheck.checks.backends import Limit
     from lbcheck.checks.haproxy import HaproxyTarget
 
 
@@ -52,7 +53,8 @@ def backend_option(fn: Callable[..., object]) -> Callable[..., object]:
                         help="Minimum UP servers (repeatable; default: every backend ≥ 1).")(fn)
 
 
-def parse_limits(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple:
+def parse_limits(ctx: click.Context, param: click.Parameter,
+                 values: tuple[str, ...]) -> tuple[Limit, ...]:
     if not values:
         return ()
     from lbcheck.checks.backends import LimitError, parse_limit
@@ -74,7 +76,7 @@ def haproxy_options(fn: Callable[..., object]) -> Callable[..., object]:
 
 
 def haproxy_target(config: Config, socket_path: str | None, master_socket: str | None,
-                   pidfile: str | None, limits: tuple) -> HaproxyTarget:
+                   pidfile: str | None, limits: tuple[Limit, ...]) -> HaproxyTarget:
     """CLI flags win over the config file, which wins over Debian's defaults."""
     from lbcheck.checks.haproxy import HaproxyTarget
 

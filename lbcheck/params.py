@@ -33,7 +33,7 @@ class Seconds(click.FloatRange):
         return number
 
 
-class Text(click.ParamType):
+class Text(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
     """A string that can reach the OS: no NUL byte (and, unless ``empty``, not empty)."""
 
     name = "text"

@@ -90,7 +90,7 @@ class _Snapshot:
 
 def render(memories: list[Memory], stats: OutboxStats) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(memories, stats))  # type: ignore[arg-type]
+    registry.register(_Snapshot(memories, stats))
     return registry
 
 
