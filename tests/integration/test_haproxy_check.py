@@ -17,6 +17,7 @@ from pathlib import Path
 from tests.conftest import BIN
 from tests.integration.conftest import MATRIX, Checker, HaproxyVersion
 from tests.support.haproxy import Haproxy, free_port
+from tests.support.waiting import eventually
 
 
 def args(proxy: Haproxy, *extra: str) -> list[str]:
@@ -25,6 +26,22 @@ def args(proxy: Haproxy, *extra: str) -> list[str]:
 
 def verdict(result: subprocess.CompletedProcess[str]) -> dict:
     return json.loads(result.stdout)
+
+
+def comm(pid: int) -> str:
+    """The process's name, "" once /proc has no such process."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def proc_state(pid: int) -> str:
+    """The state letter of /proc/PID/stat (Z: a zombie), "" once there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return ""
 
 
 def kill(proxy: Haproxy) -> None:
@@ -74,10 +91,9 @@ def test_zombie_haproxy_is_not_running(tmp_path: Path, haproxy: Haproxy, check: 
     try:
         kill(haproxy)  # free the ports/socket for the child haproxy
         zombie = int(parent.stdout.readline())  # type: ignore[union-attr]
-        time.sleep(0.3)
+        assert "haproxy" == eventually(lambda: comm(zombie), lambda c: c == "haproxy", 5)
         subprocess.run(["kill", "-9", str(zombie)], check=True)
-        time.sleep(0.2)
-        assert "Z" == Path(f"/proc/{zombie}/stat").read_text().rpartition(")")[2].split()[0]
+        assert "Z" == eventually(lambda: proc_state(zombie), lambda s: s == "Z", 5)
         # what killall sees
         assert 0 == subprocess.run(["kill", "-0", str(zombie)], check=False).returncode
         Path(haproxy.pidfile).write_text(f"{zombie}\n")
@@ -95,11 +111,15 @@ def test_zombie_found_by_name_in_own_pid_namespace(tmp_path: Path, haproxy: Hapr
     script = tmp_path / "zombie.py"
     script.write_text(
         "import subprocess, time, os, signal\n"
+        "def until(done):  # a bounded wait for a condition, never a fixed moment\n"
+        "    end = time.monotonic() + 5\n"
+        "    while not done() and time.monotonic() < end:\n"
+        "        time.sleep(0.02)\n"
         f"p = subprocess.Popen({haproxy.argv()!r})\n"
-        "time.sleep(0.5)\n"
+        "until(lambda: open(f'/proc/{p.pid}/comm').read().strip() == 'haproxy')\n"
         f"ok = subprocess.run([{str(BIN / 'lbcheck')!r}, 'process'], check=False).returncode\n"
         "os.kill(p.pid, signal.SIGKILL)\n"
-        "time.sleep(0.3)\n"
+        "until(lambda: open(f'/proc/{p.pid}/stat').read().rpartition(')')[2].split()[0] == 'Z')\n"
         f"dead = subprocess.run([{str(BIN / 'lbcheck')!r}, '-v', 'process'],"
         " check=False).returncode\n"
         "print(ok, dead)\n"
@@ -134,8 +154,9 @@ def test_master_whose_worker_died_is_unhealthy(haproxy_mw: Haproxy, check: Check
     lbcheck says not running."""
     for worker in haproxy_mw.workers():
         haproxy_mw.signal(signal.SIGKILL, worker)
-    time.sleep(0.5)
-    result = check("--json", "process", "--pidfile", haproxy_mw.pidfile)
+    # The master ends a moment after its last worker: ask until it has (bounded).
+    result = eventually(lambda: check("--json", "process", "--pidfile", haproxy_mw.pidfile),
+                        lambda r: r.returncode != 0, 5)
     assert 1 == result.returncode
     assert "zombie" in verdict(result)["reason"] or "not running" in verdict(result)["reason"]
 
