@@ -1,4 +1,4 @@
-"""The optional TOML config shared by `lbcheck` and `lbnotify` (schema in DESIGN.md).
+"""The optional TOML config shared by `lbcheck` and `lbnotify` (docs/checks.md, docs/notify.md).
 
 Every key is optional and CLI flags win. The file is only parsed when it exists, so the
 every-second check pays for ``tomllib`` only on machines that use a config file.
@@ -74,7 +74,7 @@ class CheckSection(NamedTuple):
 
 
 class AnnounceSection(NamedTuple):
-    count: int = 3  # type: ignore[assignment]  # shadows tuple.count; the key is DESIGN's
+    count: int = 3  # type: ignore[assignment]  # shadows tuple.count; the key is docs/notify.md's
     interval: float = 0.5
 
 

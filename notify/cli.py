@@ -1,4 +1,4 @@
-"""`lbnotify`: what keepalived runs on every VRRP transition (DESIGN.md §4).
+"""`lbnotify`: what keepalived runs on every VRRP transition (docs/notify.md).
 
 Exit codes: 0 the event was recorded and its pages queued (a pager that is down is not an
 error: the page waits in the outbox), 1 a handler failed (announce, lock, outbox), 2 bad

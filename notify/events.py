@@ -1,6 +1,6 @@
 """keepalived's notifications, from argv or a FIFO line, as one Event type.
 
-keepalived calls us three ways (DESIGN.md §4): per-state hooks (``lbnotify master VI_1``),
+keepalived calls us three ways (docs/notify.md): per-state hooks (``lbnotify master VI_1``),
 the generic ``notify`` hook (4 appended args) and the notify FIFO (one line per event). All
 of them become an :class:`Event`; anything else is a :class:`BadEvent` with a one-line
 reason, never a traceback.

@@ -2,7 +2,7 @@
 
 Why one table: a finding is made by its rule object (``KA001.finding(...)``), never from a
 string ID, so no module can invent an ID, reuse another's, or give it a severity nobody
-documented; and the README's rules table is tested against this one, both ways. The string
+documented; and docs/lint.md's rules table is tested against this one, both ways. The string
 IDs live here and nowhere else in the package (a test greps for them).
 
 The checks — functions that judge the model keepalived_conf built, one reading of the config
@@ -53,7 +53,7 @@ RULES: dict[str, Rule] = {}
 
 
 def _declare(rule_id: str, severities: str, doc: str, origin: Origin = Origin.CHECK) -> Rule:
-    """Add a rule to :data:`RULES`; ``severities`` as the README writes them (error/warning)."""
+    """Add a rule to :data:`RULES`; ``severities`` as docs/lint.md writes them (error/warning)."""
     levels = tuple(severities.split("/"))
     if rule_id in RULES or not set(levels) <= set(SEVERITIES):
         raise ValueError(f"rule {rule_id} declared twice or with unknown severity {severities}")

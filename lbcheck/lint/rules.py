@@ -1,8 +1,8 @@
 """Rules about one keepalived.conf: the traps keepalived accepts without complaint.
 
 Each check judges the model of one config and registers with the rules it raises
-(lint/registry.py); the paragraph that explains a rule in keepalived's terms is in the
-README ("Lint rules"), under its ID.
+(lint/registry.py); the paragraph that explains a rule in keepalived's terms is in
+docs/lint.md ("Lint rules"), under its ID.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ open FAULTs to the pagers that forget them (:func:`queue_resends`).
 The order is what keeps the promise "nothing is lost": pages reach the outbox before the
 memory says they were sent, so a crash in between at worst repeats a page (harmless, the
 dedup key is the same) and never drops one. :func:`queue_event` must run under the caller's
-per-instance lock (DESIGN.md §3): it reads and writes that instance's memory.
+per-instance lock (docs/architecture.md): it reads and writes that instance's memory.
 """
 
 from __future__ import annotations

@@ -195,7 +195,7 @@ def test_help_runs_from_usr_bin(box: Box, program: str) -> None:
 
 def test_installed_files(box: Box) -> None:
     """Man pages, the units (watcher not enabled, flush timer enabled), a 0600 conffile,
-    /var/lib/lbcheck 0700 and the examples."""
+    /var/lib/lbcheck 0700, the examples and the manual (README.md's docs/ beside it)."""
     root = box.root
     for program in ("lbcheck", "lbnotify"):
         assert (root / f"usr/share/man/man1/{program}.1.gz").is_file()
@@ -212,6 +212,9 @@ def test_installed_files(box: Box) -> None:
     state = (root / "var/lib/lbcheck").stat()
     assert (0, 0o700) == (state.st_uid, stat.S_IMODE(state.st_mode))
     assert (root / "usr/share/doc/lbcheck/examples/keepalived.conf").is_file()
+    doc = root / "usr/share/doc/lbcheck"  # dh_compress gzips the bigger pages
+    for page in ("README.md", "docs/lint.md", "docs/checks.md"):
+        assert (doc / page).is_file() or (doc / f"{page}.gz").is_file(), page
 
 
 def test_man_page_has_every_command(box: Box) -> None:

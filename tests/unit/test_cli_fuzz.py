@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from lbcheck.cli import main as lbcheck_main
 from lbcheck.notify.cli import main as lbnotify_main
 
-LBCHECK_CODES = {0, 1, 2, 3}  # README "Exit codes"
+LBCHECK_CODES = {0, 1, 2, 3}  # docs/checks.md "Exit codes"
 LBNOTIFY_CODES = {0, 1, 2}  # lbnotify's docstring: recorded, a handler failed, bad input
 
 NUMBERS = ["nan", "NaN", "inf", "-inf", "1e309", "-0", "0", "-1", "0.001", "0.3", "60.0001",

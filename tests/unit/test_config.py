@@ -33,7 +33,7 @@ PD_KEY = "0123456789abcdef0123456789ABCDEF"  # PagerDuty's keys have 32 characte
 
 
 def test_empty_mapping_gives_the_documented_defaults() -> None:
-    """Every key is optional; the defaults follow Debian's haproxy package and DESIGN.md."""
+    """Every key is optional; the defaults follow Debian's haproxy package and docs/checks.md."""
     config = from_mapping({})
     assert Config() == config
     assert ("/run/haproxy/admin.sock", None, None) == tuple(config.haproxy)

@@ -23,7 +23,7 @@ def test_exit_and_nagios_codes(state: State, exit_code: int, nagios_code: int) -
 
 
 def test_usage_and_unknown_exit_codes() -> None:
-    """Usage errors exit 2 and 'could not tell' exits 3, as DESIGN.md §4 says."""
+    """Usage errors exit 2 and 'could not tell' exits 3, as docs/checks.md says."""
     assert (2, 3) == (EXIT_USAGE, EXIT_UNKNOWN)
 
 
