@@ -15,8 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lbcheck.config import Config
 from lbcheck.notify import lock, paging
@@ -24,6 +23,9 @@ from lbcheck.notify.events import Event
 from lbcheck.notify.paging import memory as page_memory
 from lbcheck.notify.paging.outbox import OutboxError
 from lbcheck.notify.report import AnnounceStep, DeliverStep, MetricsStep, PageStep, Report
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 ANNOUNCE_STATES = ("MASTER", "MASTER_RX_LOWER_PRI")
 
@@ -134,6 +136,8 @@ def _start_announce(event: Event, ctx: Context) -> Announcing | None:
     """
     if event.kind != "INSTANCE" or event.state not in ANNOUNCE_STATES:
         return None
+    from concurrent.futures import Future  # here: only an announcing hook pays its import
+
     started = time.perf_counter()
     result: Future[AnnounceStep] = Future()
 
