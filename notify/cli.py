@@ -51,12 +51,9 @@ def _context(config: Config) -> Context:
 def _run(ctx: Context, event: Event) -> int:
     """Exit 1 with one line on stderr naming each failed step (the log has the details)."""
     report = handle(event, ctx)
-    for key, value in report.items():  # the config was read around: say so, act anyway
-        for warning in value.get("config_warnings", []) if isinstance(value, dict) else []:
-            click.echo(f"lbnotify: warning: {key}: {' '.join(warning.split())}"[:1000],
-                       err=True)
-    failed = [f"{k}: {v['error']}" for k, v in report.items()
-              if isinstance(v, dict) and "error" in v]
+    for step, warning in report.config_warnings():  # the config was read around: say so
+        click.echo(f"lbnotify: warning: {step}: {' '.join(warning.split())}"[:1000], err=True)
+    failed = [f"{step}: {error}" for step, error in report.failed_steps().items()]
     if failed:
         line = " ".join("; ".join(failed).split())  # one line, whatever the messages hold
         click.echo(f"lbnotify: error: {line}"[:1000], err=True)
@@ -120,12 +117,12 @@ def announce(ctx: Context, dev: str | None, count: int | None, interval: float |
         interval=configured.interval if interval is None else interval)
     ctx = ctx._replace(config=ctx.config._replace(announce=section))
     result = announce_addresses([(a, dev) for a in addresses], ctx)
-    ctx.log.info("announce", dev=dev, **result)
-    for line in result["sent"] + result["skipped"] + result["failed"]:
+    ctx.log.info("announce", dev=dev, **result.as_log())
+    for line in result.lines():
         click.echo(line)
-    if "error" in result and not result["failed"]:
-        raise click.ClickException(result["error"])
-    return 0 if result["sent"] and "error" not in result else EXIT_FAILED
+    if result.error is not None and not result.failed:
+        raise click.ClickException(result.error)
+    return 0 if result.sent and result.error is None else EXIT_FAILED
 
 
 @cli.command()
@@ -174,13 +171,14 @@ def flush(ctx: Context, budget: float, due_only: bool) -> int:
                 if report.rejected else "")
     click.echo(f"sent {report.sent}, waiting {report.waiting}, failed {report.failed}, "
                f"dead-lettered {report.dead}{rejected}{busy}")
-    metrics = write_metrics(ctx) if ctx.config.notify.metrics_file else {}
+    metrics = write_metrics(ctx) if ctx.config.notify.metrics_file else None
     ctx.log.info("flush", due_only=due_only, sent=report.sent, waiting=report.waiting,
                  failed=report.failed, rejected=report.rejected, dead=report.dead,
                  busy=report.busy,
-                 ms=round(report.elapsed * 1000, 2), **({"metrics": metrics} if metrics else {}))
-    if "error" in metrics:
-        click.echo(f"lbnotify: error: {metrics['error']}", err=True)
+                 ms=round(report.elapsed * 1000, 2),
+                 **({"metrics": metrics.as_log()} if metrics is not None else {}))
+    if metrics is not None and metrics.error is not None:
+        click.echo(f"lbnotify: error: {metrics.error}", err=True)
         return EXIT_FAILED
     if due_only:
         return EXIT_FAILED if report.failed or report.rejected else 0

@@ -33,7 +33,8 @@ from lbcheck.notify.paging.outbox import FlushReport, Outbox
 from lbcheck.notify.paging.policy import Decision, Memory, Page, decide, pending_summary, resend
 from lbcheck.notify.paging.providers import needs_resend
 
-__all__ = ["flush", "queue_event", "queue_resends", "queue_summaries", "router_name"]
+__all__ = ["flush", "queue_event", "queue_remembered", "queue_resends", "queue_summaries",
+           "router_name"]
 
 # Idle-time work (a re-send, a flap summary) never waits long for an instance a hook is
 # handling right now: that hook decides the instance's fate, and the next idle moment pages
@@ -55,8 +56,25 @@ def queue_event(
     now: float | None = None,
 ) -> list[Page]:
     """Decide the pages ``event`` causes and put them in the outbox (no network)."""
-    now = time.time() if now is None else now
     memory = page_memory.load(state_dir, event.kind, event.name)
+    return queue_remembered(event, memory, section, state_dir, router, log, now)
+
+
+def queue_remembered(
+    event: Event,
+    memory: Memory | None,
+    section: PageSection,
+    state_dir: str | os.PathLike[str],
+    router: str,
+    log: Any = None,
+    now: float | None = None,
+) -> list[Page]:
+    """:func:`queue_event` on the ``memory`` the caller loaded under the same lock hold.
+
+    The hook reads the memory once per event: it also logs the state remembered before it
+    (``previous``), and a second read would cost a second open and parse on the hot path.
+    """
+    now = time.time() if now is None else now
     decision = decide(event, memory, router, section.flap_window, now)
     outbox = Outbox.from_section(section, log)
     for page in decision.pages:

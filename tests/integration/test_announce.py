@@ -27,6 +27,8 @@ from lbcheck.notify.announce import netlink
 from lbcheck.notify.paging.outbox import Outbox
 from lbcheck.notify.paging.policy import CRITICAL, TRIGGER, Page
 from tests.conftest import BIN
+from tests.support import freezer
+from tests.support.waiting import eventually
 
 PID = os.getpid()
 ANNOUNCER_MAC = "02:00:00:00:a1:01"
@@ -361,6 +363,66 @@ def test_a_poisoned_outbox_does_not_cut_the_announcement_short(lab: Lab, tmp_pat
     assert (0, "") == (result.returncode, result.stderr)
     assert (3, 3) == (sum("ARP" in line for line in lines),
                       sum("neighbor advertisement" in line for line in lines)), lines
+
+
+def _sleeping_between_bursts(pid: int) -> int | None:
+    """The thread of hook ``pid`` that sleeps until its next burst (no other sleeps so)."""
+    try:
+        tids = [int(tid) for tid in os.listdir(f"/proc/{pid}/task") if int(tid) != pid]
+        for tid in tids:
+            if "nanosleep" in Path(f"/proc/{pid}/task/{tid}/wchan").read_text():
+                return tid
+    except OSError:  # the hook or the thread is gone
+        pass
+    return None
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+
+
+@pytest.mark.skipif(bool(freezer.available()), reason=freezer.available() or "freezer works")
+def test_a_hung_announcement_fails_the_hook_at_its_bound(lab: Lab, tmp_path: Path) -> None:
+    """An announcement stuck in the kernel (its thread frozen between two bursts) once went
+    unsaid: the hook stopped waiting, logged no `announce` at all and exited 0. Now the hook
+    gives up at the bound (count × interval + 2 s = 4 s), its line is an error naming it,
+    and it does not wait for the thread at exit: its main thread is gone before the thaw."""
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(f"vrrp_instance VI_1 {{\n  interface {lab.a_if}\n  virtual_router_id 51\n"
+                    f"  priority 100\n  virtual_ipaddress {{\n    {VIP4}/24\n  }}\n}}\n")
+    log = tmp_path / "lbnotify.jsonl"
+    config = tmp_path / "lbcheck.toml"
+    config.write_text(  # no page target: no sending thread beside the announcer
+        f'[log]\ntarget = "{log}"\n[notify]\nstate_dir = "{tmp_path / "state"}"\n'
+        f'[keepalived]\nconfig = "{conf}"\n[announce]\ncount = 4\ninterval = 0.5\n'
+        f'[page]\noutbox = "{tmp_path / "outbox"}"\n')
+    hook = subprocess.Popen(["ip", "netns", "exec", lab.announcer, str(BIN / "lbnotify"),
+                             "--config", str(config), "master", "VI_1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
+    started = time.monotonic()
+    try:
+        tid = eventually(lambda: _sleeping_between_bursts(hook.pid), bool, 10, interval=0.01)
+        assert tid is not None, "the announcer never slept between two bursts"
+        with freezer.frozen([tid], threads=True):
+            lines = eventually(lambda: log.read_text() if log.exists() else "",
+                               lambda text: '"vrrp_event"' in text, 15)
+            took = time.monotonic() - started
+            main = eventually(lambda: _state(hook.pid), lambda state: state == "Z", 5)
+            assert hook.poll() is None  # its frozen thread holds the exit until the thaw
+        out, err = hook.communicate(timeout=10)
+    finally:
+        if hook.poll() is None:
+            hook.kill()
+            hook.communicate(timeout=5)
+    [event] = [json.loads(line) for line in lines.splitlines() if '"vrrp_event"' in line]
+    assert ("error", "announcement still running after 4 s") == (
+        event["level"], event["announce"]["error"])
+    assert 4000 <= event["announce"]["ms"] < 4500, event
+    assert took < 4 + 3, took  # the bound, plus the interpreter's start on a busy machine
+    assert "Z" == main  # exited, not waiting for the thread (as an executor's worker would)
+    assert (1, "", "lbnotify: error: announce: announcement still running after 4 s\n") == (
+        hook.returncode, out, err)
+    assert [] == freezer.leftover_groups()
 
 
 def _missing_include_config(tmp_path: Path, interface: str, vip: str) -> Path:

@@ -29,13 +29,18 @@ def available() -> str:
 
 
 @contextlib.contextmanager
-def frozen(pids: Iterable[int], timeout: float = 5.0) -> Iterator[Path]:
-    """Every pid in ``pids`` frozen for the block; the cgroup it used is yielded."""
+def frozen(pids: Iterable[int], timeout: float = 5.0, threads: bool = False) -> Iterator[Path]:
+    """Every pid in ``pids`` frozen for the block; the cgroup it used is yielded.
+
+    ``threads``: the ids are threads (tids), frozen alone while the rest of their process
+    runs on — a thread stuck in the kernel (cgroup v1 moves single tasks; v2 does not).
+    A process cannot finish exiting while one of its threads is frozen: thawing lets it.
+    """
     group = FREEZER / f"lbcheck-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     group.mkdir()
     try:
         for pid in pids:
-            (group / "cgroup.procs").write_text(f"{pid}\n")
+            (group / ("tasks" if threads else "cgroup.procs")).write_text(f"{pid}\n")
         (group / "freezer.state").write_text("FROZEN\n")
         wait_state(group, "FROZEN", timeout)
         yield group

@@ -25,17 +25,22 @@ class Notify:
     """Runs the installed `lbnotify` with a config whose pages go to ``url``.
 
     ``targets``: the [[page.target]] tables instead of the PagerDuty one at ``url``.
+    ``page``: more [page] keys, each overriding the default of the same name: the table is
+    one dict, so no key can be written twice (a duplicate key makes every run exit 2).
     """
 
     def __init__(self, tmp: Path, url: str, budget: float = 0.5, metrics: bool = False,
-                 targets: str | None = None, **page: Any) -> None:
+                 targets: str | None = None, flap_window: float = 0.0, **page: Any) -> None:
         self.tmp = tmp
         self.log = tmp / "lbnotify.jsonl"
-        self.outbox = tmp / "outbox"
         self.state = tmp / "state"
         self.config = tmp / "lbcheck.toml"
         self.metrics = tmp / "textfile" / "lbnotify.prom"
-        extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in page.items())
+        # Tests flap instances on purpose: no flap window unless one is asked for.
+        table: dict[str, Any] = {"outbox": str(tmp / "outbox"), "budget": budget,
+                                 "flap_window": flap_window}
+        table |= page
+        self.outbox = Path(table["outbox"])
         metrics_file = ""
         if metrics:
             self.metrics.parent.mkdir(exist_ok=True)
@@ -44,7 +49,7 @@ class Notify:
             f'[log]\ntarget = "{self.log}"\n'
             f'[notify]\nstate_dir = "{self.state}"\n{metrics_file}'
             f'[keepalived]\nconfig = "{tmp / "keepalived.conf"}"\n'
-            f'[page]\noutbox = "{self.outbox}"\nbudget = {budget}\nflap_window = 0.0\n{extra}'
+            '[page]\n' + "".join(f"{key} = {json.dumps(value)}\n" for key, value in table.items())
             + (targets if targets is not None else
                f'[[page.target]]\ntype = "pagerduty"\nurl = "{url}/v2/enqueue"\n'
                f'routing_key = "{ROUTING_KEY}"\n'))
