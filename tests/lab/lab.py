@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -135,10 +136,11 @@ class Lab:
     # -- looking -----------------------------------------------------------------------------
 
     def holders(self) -> dict[str, set[str]]:
-        """Which node holds which VIP, from each node's own addresses."""
+        """Which node holds which VIP, from each node's own addresses (on any interface:
+        with use_vmac keepalived puts them on its macvlan, vrrp.51)."""
         found: dict[str, set[str]] = {}
         for name in PRIORITY:
-            out = netns(host(name).netns, "ip", "addr", "show", "dev", "eth0", check=False).stdout
+            out = netns(host(name).netns, "ip", "addr", "show", check=False).stdout
             found[name] = {vip for vip in (VIP4, VIP6) if f" {vip}/" in out}
         return found
 
@@ -172,6 +174,14 @@ class Lab:
         a page when it arrives: both may come after the VIPs have moved.
         """
         return eventually(lambda: self.log(name, kind), done, timeout)
+
+    def ask(self, sender: str = "0.0.0.0", wait: float = 1.0, where: str = "c") -> list[dict]:
+        """Who answers for the VIPs on the wire, asked from ``where`` (tests/lab/asker.py: an
+        ARP request from ``sender`` — 0.0.0.0, an RFC 5227 probe, by default — and a DAD
+        solicitation); one row per answer: family, mac, after (s), override (IPv6)."""
+        out = netns(host(where).netns, sys.executable, str(HERE / "asker.py"), "eth0", VIP4,
+                    VIP6, str(wait), sender).stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
 
     def neighbour_mac(self, address: str) -> str:
         out = netns(host("c").netns, "ip", "neigh", "show", address, check=False).stdout
@@ -215,11 +225,35 @@ class Lab:
 
     def reload_keepalived(self, name: str) -> int:
         """`systemctl reload keepalived`: SIGHUP to keepalived's parent. Returns its pid."""
+        parent = self.keepalived_parent(name)
+        os.kill(parent, signal.SIGHUP)
+        return parent
+
+    def keepalived_parent(self, name: str) -> int:
         parents = [p for p in self.pids(name, "keepalived") if _comm(_ppid(p)) != "keepalived"]
         if len(parents) != 1:
             raise LabError(f"{name}: expected one keepalived parent, found {parents}")
-        os.kill(parents[0], signal.SIGHUP)
         return parents[0]
+
+    def restart_keepalived(self, name: str, timeout: float = 10.0) -> int:
+        """`systemctl restart keepalived`: SIGTERM (it gives its VIPs up and sends priority
+        0), wait for every keepalived process to exit, start it again through the node's init
+        (SIGUSR2). Returns the new parent's pid."""
+        os.kill(self.keepalived_parent(name), signal.SIGTERM)
+        _wait(lambda: not self.pids(name, "keepalived"), timeout,
+              f"{name}: keepalived did not exit on SIGTERM")
+        _kill(self._init_pid(name), signal.SIGUSR2)
+        _wait(lambda: bool(self.pids(name, "keepalived")), timeout,
+              f"{name}: keepalived did not start again: see {self.workdir}/{name}/keepalived.log")
+        return self.keepalived_parent(name)
+
+    def set_priority(self, name: str, priority: int) -> int:
+        """Every instance of the node's keepalived.conf at ``priority``, then a reload
+        (SIGHUP), as config management changes a priority. Returns keepalived's pid."""
+        path = self.workdir / name / "keepalived.conf"
+        path.write_text(re.sub(r"(?m)^(\s*priority )\d+", rf"\g<1>{priority}",
+                               path.read_text()))
+        return self.reload_keepalived(name)
 
     def watcher_pids(self, name: str) -> list[int]:
         return [p for p in self.pids(name) if b"\0watch\0--track-file\0" in _cmdline(p)]

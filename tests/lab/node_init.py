@@ -18,7 +18,8 @@ haproxy runs one of two ways (spec "haproxy"):
 
 SIGUSR1 to this init starts the watcher again, with the very code, argv, environment and log
 it started with at boot: the second half of `systemctl restart lbcheck-watch` (the lab sends
-the SIGTERM first). PID 1 only receives signals it has a handler for.
+the SIGTERM first). SIGUSR2 does the same for keepalived (`systemctl restart keepalived`).
+PID 1 only receives signals it has a handler for.
 """
 
 from __future__ import annotations
@@ -86,6 +87,14 @@ def enter_root(root: str, workdir: str) -> list[str]:
     return [root]
 
 
+def start_keepalived(argv: list[str], workdir: str, env: dict[str, str]
+                     ) -> subprocess.Popen[bytes]:
+    """keepalived in the foreground, logging to the node's keepalived.log; at boot and again
+    on SIGUSR2."""
+    log = open(os.path.join(workdir, "keepalived.log"), "ab")  # noqa: SIM115
+    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
 def start_fifo_reader(command: str, log: BinaryIO, env: dict[str, str],
                       timeout: float = 10.0) -> None:
     """`lbnotify fifo PATH` once keepalived has made the FIFO (bounded wait)."""
@@ -123,10 +132,9 @@ def main() -> int:
                   "-f", spec["keepalived_conf"]]
     if spec.get("keepalived_root"):
         keepalived = ["chroot", *enter_root(spec["keepalived_root"], workdir), *keepalived]
-    started = subprocess.Popen(keepalived,
-                               stdout=open(os.path.join(workdir, "keepalived.log"),  # noqa: SIM115
-                                           "ab"),
-                               stderr=subprocess.STDOUT, env=env)
+    started = [start_keepalived(keepalived, workdir, env)]  # the one running now: last
+    signal.signal(signal.SIGUSR2,
+                  lambda *_: started.append(start_keepalived(keepalived, workdir, env)))
     if spec.get("fifo_reader"):  # keepalived in a root cannot exec our lbnotify: start it here
         start_fifo_reader(spec["fifo_reader"], log, env)
     with open(os.path.join(workdir, "init.ready"), "w") as fh:
@@ -138,7 +146,7 @@ def main() -> int:
         except ChildProcessError:
             time.sleep(0.5)
             continue
-        if pid == started.pid and stop_post:  # systemd's ExecStopPost, however it ended
+        if pid == started[-1].pid and stop_post:  # systemd's ExecStopPost, however it ended
             subprocess.Popen(stop_post.split(), stdout=log, stderr=log, env=env)
 
 

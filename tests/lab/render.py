@@ -45,6 +45,36 @@ def substitute(text: str, replacements: dict[str, str]) -> str:
 
 
 FIFO_SCRIPT = '    vrrp_notify_fifo_script "/usr/bin/lbnotify fifo"\n'
+SYNC_GROUP = "vrrp_sync_group VG_1 {"
+
+
+def _no_sync_group(text: str) -> str:
+    """keepalived-sync-group.conf without its sync group: one IPv4 and one IPv6 instance that
+    fail over each on its own (the IPv6 one advertising VRRPv3 over IPv6)."""
+    if SYNC_GROUP not in text:
+        raise ValueError(f"example no longer contains {SYNC_GROUP!r}: update tests/lab/render.py")
+    return text[:text.index(SYNC_GROUP)]
+
+
+# Configurations the lab derives from an example rather than ships: how pairs are set up in the
+# field, which examples/ does not recommend but the split-brain probe must cope with.
+DERIVED = {
+    # The article's second configuration: per-family instances and no sync group.
+    "keepalived-no-sync-group.conf": ("keepalived-sync-group.conf", _no_sync_group),
+    # keepalived's virtual MAC: both masters of a split pair answer with 00:00:5e:00:01:33.
+    "keepalived-use-vmac.conf": (
+        "keepalived.conf",
+        lambda text: substitute(text, {"    interface eth0\n": "    interface eth0\n"
+                                                             "    use_vmac\n"})),
+}
+
+
+def example(variant: str) -> str:
+    """The text of examples/``variant``, or of the example a derived variant starts from."""
+    if variant in DERIVED:
+        source, derive = DERIVED[variant]
+        return derive((EXAMPLES / source).read_text())
+    return (EXAMPLES / variant).read_text()
 NOTIFY_FIFO = "/run/keepalived/notify.fifo"
 
 
@@ -89,7 +119,7 @@ def node_files(node: str, workdir: Path, priority: int, check: str = "lbcheck",
     else:
         script = CHECKS[check].format(bin=BIN, config=config, args=args)
         replacements[f'"/usr/bin/lbcheck {HAPROXY_ARGS["standalone"]}"'] = f'"{script}"'
-    conf = substitute((EXAMPLES / variant).read_text(), replacements)
+    conf = substitute(example(variant), replacements)
     if keepalived_root:
         conf = substitute(conf, {FIFO_SCRIPT.replace("/usr/bin/lbnotify fifo",
                                                      f"{BIN}/lbnotify --config {config} fifo"):
