@@ -79,6 +79,20 @@ class Lab:
         self._save()
         self.wait_for_master("n1", timeout)
 
+    def configure(self, timeout: float = 30.0, **options: str) -> bool:
+        """The pair with other options (variant, profile, check, haproxy): brought up afresh,
+        as up() makes it, so one lab can serve scenarios that need different configurations.
+        False, and nothing touched, when it already runs so."""
+        unknown = set(options) - {"variant", "profile", "check", "haproxy"}
+        if unknown:
+            raise ValueError(f"cannot configure {sorted(unknown)}")
+        if all(getattr(self, key) == value for key, value in options.items()):
+            return False
+        for key, value in options.items():
+            setattr(self, key, value)
+        self.up(timeout)
+        return True
+
     def _save(self) -> None:
         self.saved = {n: p.pid for n, p in self.nodes.items()}
         (self.workdir / STATE_FILE).write_text(json.dumps(
@@ -318,6 +332,13 @@ class Lab:
             netns(host(name).netns, "ip", "link", "set", "eth0", "down")
         else:
             raise LabError(f"unknown fault {fault!r}")
+
+    def start_haproxy(self, name: str, timeout: float = 5.0) -> None:
+        """haproxy back after the "killed" fault, as systemd's Restart= would bring it: the
+        node's sitter restarts it once /run/haproxy.norestart is gone (bounded wait)."""
+        self.exec(name, "rm", "-f", "/run/haproxy.norestart")
+        _wait(lambda: bool(self.pids(name, "haproxy")), timeout,
+              f"{name}: haproxy did not start again: see {self.workdir}/{name}/services.log")
 
     def exec(self, name: str, *argv: str) -> subprocess.CompletedProcess[str]:
         """Run a command inside the node's PID + mount + network namespaces."""

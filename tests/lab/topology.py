@@ -7,8 +7,12 @@ exactly what `up` made and nothing of anyone else's.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 PREFIX = "lbl"
@@ -88,3 +92,31 @@ def wait_for_link_local(timeout: float = 10.0) -> None:
 def destroy() -> None:
     for name in ours():
         run("ip", "netns", "del", name, check=False)
+
+
+CLONE_NEWNET = 0x40000000
+
+
+@contextmanager
+def entered(ns: str) -> Iterator[None]:
+    """This thread inside network namespace ``ns`` for the block, and back after it.
+
+    setns(2) moves the calling thread only, so a thread per namespace can watch each node
+    from one process (sockets opened inside stay in that namespace). Root only.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        target = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+        try:
+            if libc.setns(target, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), f"setns into {ns}")
+        finally:
+            os.close(target)
+        try:
+            yield
+        finally:
+            if libc.setns(home, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns back home")
+    finally:
+        os.close(home)
