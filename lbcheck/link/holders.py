@@ -37,7 +37,6 @@ import socket
 import struct
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from lbcheck.link import frames, netlink
@@ -70,6 +69,7 @@ class Holders(NamedTuple):
     remote: tuple[str, ...]  # one MAC per reply from another host (duplicates kept)
     error: str | None = None  # could not ask: no CAP_NET_RAW, interface gone …
     proxied: tuple[str, ...] = ()  # IPv6 answers with Override clear: proxies, not holders
+    local_mac: str = ""  # when local: the MAC this node answers with (a macvlan's, if there)
 
     @property
     def count(self) -> int:  # type: ignore[override]  # tuple.count(x): never used on it
@@ -77,18 +77,27 @@ class Holders(NamedTuple):
         return int(self.local) + len(self.remote)
 
 
-@dataclass
 class _Question:
-    """One VIP asked on one interface, and what came back."""
+    """One VIP asked on one interface, and what came back.
 
-    address: IPAddress
-    link: netlink.Link
-    local: bool
-    frame: bytes = b""
-    source: ipaddress.IPv6Address = frames.UNSPECIFIED6  # our NS's source; :: for DAD
-    remote: list[str] = field(default_factory=list)
-    proxied: list[str] = field(default_factory=list)
-    error: str | None = None
+    A plain class, not a dataclass: defining a dataclass execs generated code (~1 ms), paid
+    by every `lbcheck vips` run (docs/architecture.md, house style).
+    """
+
+    __slots__ = ("address", "error", "frame", "link", "local", "local_mac", "proxied",
+                 "remote", "source")
+
+    def __init__(self, address: IPAddress, link: netlink.Link, local: bool,
+                 local_mac: str = "", error: str | None = None) -> None:
+        self.address = address
+        self.link = link
+        self.local = local
+        self.local_mac = local_mac
+        self.error = error
+        self.frame = b""
+        self.source = frames.UNSPECIFIED6  # our NS's source; :: for the DAD form
+        self.remote: list[str] = []
+        self.proxied: list[str] = []
 
 
 def ask(vips: Sequence[tuple[str, str]], wait: float = 0.25,
@@ -132,7 +141,7 @@ def ask(vips: Sequence[tuple[str, str]], wait: float = 0.25,
             continue
         q = questions[keys[pair]]
         results.append(Holders(text, interface, q.local, tuple(q.remote), q.error,
-                               tuple(q.proxied)))
+                               tuple(q.proxied), q.local_mac))
     return results
 
 
@@ -153,9 +162,11 @@ def _question(address: IPAddress, interface: str, by_name: dict[str, netlink.Lin
         return _Question(address, placeholder, False, error=reason)
     stacked = {i for i, other in links.items()
                if other.lower == link.ifindex and other.kind in STACKED}
-    local = any(a.address == address and not a.dad_failed
-                and (a.ifindex == link.ifindex or a.ifindex in stacked) for a in held)
-    question = _Question(address, link, local)
+    on = next((a.ifindex for a in held if a.address == address and not a.dad_failed
+               and (a.ifindex == link.ifindex or a.ifindex in stacked)), None)
+    holding = links.get(on) if on is not None else None
+    question = _Question(address, link, on is not None,
+                         frames.mac_text(holding.mac) if holding and holding.mac else "")
     if link.type != frames.ARPHRD_ETHER or len(link.mac) != 6:
         question.error = f"{interface} is not an Ethernet interface (link type {link.type})"
     elif not link.up:
@@ -182,14 +193,16 @@ def _link_local(ifindex: int, held: list[netlink.Address]) -> ipaddress.IPv6Addr
 # -- the sockets -------------------------------------------------------------------------
 
 
-@dataclass
 class _Listener:
     """One packet socket: one family on one interface, and the questions sent on it."""
 
-    sock: socket.socket
-    link: netlink.Link
-    version: int
-    questions: dict[IPAddress, _Question]
+    __slots__ = ("link", "questions", "sock", "version")
+
+    def __init__(self, sock: socket.socket, link: netlink.Link, version: int) -> None:
+        self.sock = sock
+        self.link = link
+        self.version = version
+        self.questions: dict[IPAddress, _Question] = {}
 
 
 def _ask(questions: list[_Question], wait: float, deadline: Deadline | None,
@@ -204,7 +217,7 @@ def _ask(questions: list[_Question], wait: float, deadline: Deadline | None,
                 sock = _open(q)
                 if sock is None:
                     continue
-                listeners[where] = _Listener(sock, q.link, q.address.version, {})
+                listeners[where] = _Listener(sock, q.link, q.address.version)
             listeners[where].questions[q.address] = q
         started = time.monotonic()
         for listener in listeners.values():
