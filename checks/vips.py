@@ -35,11 +35,12 @@ def run(vips: Sequence[Vip], wait: float, deadline: Deadline, state_of: StateOf
     from lbcheck.link.holders import ask
 
     asked = _grouped(vips)
-    window = max(0.0, min(wait, deadline.remaining() - RESERVE))
+    budget = deadline.part(max(0.0, deadline.remaining() - RESERVE))
+    window = min(wait, budget.remaining())
     started = time.perf_counter()
-    found = ask(list(asked), window, deadline)
+    found = ask(list(asked), wait, budget)
     took = (time.perf_counter() - started) * 1000
-    cut = [f"listened {window:g} s of the {wait:g} s asked: the deadline left no more"
+    cut = [f"listened {window:.2g} s of the {wait:g} s asked: the deadline left no more"
            ] if window < wait else []
     return [judge(holders, asked[(holders.address, holders.interface)], state_of, took, cut)
             for holders in found]

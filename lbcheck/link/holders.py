@@ -48,6 +48,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_FRAMES = 1024  # frames read per call, all sockets together (a healthy segment: a few)
 MAX_WAIT = 10.0
+MIN_LISTEN = 0.02  # s: a LAN answers within a millisecond; less than this is not listening
 RECV_SIZE = 2048  # an ARP reply or an NA is well under 200 bytes; the rest is truncated
 NETLINK_TIMEOUT = 0.5
 NEEDS_CAP = "needs CAP_NET_RAW (run as root or grant the capability)"
@@ -207,6 +208,15 @@ class _Listener:
 
 def _ask(questions: list[_Question], wait: float, deadline: Deadline | None,
          held: list[netlink.Address]) -> None:
+    end = time.monotonic() + wait
+    if deadline is not None:
+        end = min(end, deadline.expires)
+    if end - time.monotonic() < min(wait, MIN_LISTEN):
+        # Silence heard for no time is not an answer: "held by no node" would be a guess.
+        for q in questions:
+            if q.error is None:
+                q.error = "the deadline left no time to listen for answers"
+        return
     listeners: dict[tuple[int, int], _Listener] = {}
     try:
         for q in questions:
@@ -219,13 +229,9 @@ def _ask(questions: list[_Question], wait: float, deadline: Deadline | None,
                     continue
                 listeners[where] = _Listener(sock, q.link, q.address.version)
             listeners[where].questions[q.address] = q
-        started = time.monotonic()
         for listener in listeners.values():
             for q in listener.questions.values():
                 _send(listener.sock, q)
-        end = started + wait
-        if deadline is not None:
-            end = min(end, deadline.expires)
         _listen(list(listeners.values()), end)
     finally:
         for listener in listeners.values():

@@ -467,3 +467,41 @@ while time.monotonic() < end:
     for _ in range(100):
         s.send(frame)
 """
+
+
+def test_the_deadline_bounds_the_reply_window(segment: Segment) -> None:
+    """--wait beyond --deadline is cut (and said); no time left to listen is "cannot tell",
+    never a silence read as "held by no node"."""
+    cut = segment.lbcheck("--deadline", "0.2", "--json", "vips", "--instance", "VI_PEER",
+                          "--wait", "5")
+    none = segment.lbcheck("--deadline", "0.04", "--json", "vips", "--instance", "VI_NONE")
+
+    assert 0 == cut.code, cut
+    probe = json.loads(cut.out)["probes"][0]
+    assert f"held by 1: {N2}" == probe["reason"]
+    assert any(d.startswith("listened 0.1") and d.endswith("s of the 5 s asked: the deadline "
+                                                           "left no more")
+               for d in probe["details"]), probe
+    assert 3 == none.code, none
+    assert {"cannot tell: the deadline left no time to listen for answers"} == set(
+        reasons(none).values())
+
+
+def test_without_a_link_local_address_it_asks_the_dad_way(segment: Segment) -> None:
+    """No usable link-local address on the interface: the NS goes from :: (RFC 4862 DAD)
+    and the holders' answers to all nodes are counted instead."""
+    n1 = segment.names["n1"]
+    (shown,) = json.loads(ip("-n", n1, "-j", "-6", "addr", "show", "dev", "eth0"))
+    (link_local,) = [a["local"] for a in shown["addr_info"] if a.get("scope") == "link"]
+    ip("-n", n1, "-6", "addr", "del", f"{link_local}/64", "dev", "eth0")
+    try:
+        result = segment.lbcheck("--json", "vips", "--instance", "VI_PEER", "--instance",
+                                 "VI_SPLIT", "--instance", "VI_PROXY")
+    finally:
+        ip("-n", n1, "-6", "addr", "add", f"{link_local}/64", "dev", "eth0", "nodad")
+
+    assert 1 == result.code, result
+    found = reasons(result)
+    assert f"held by 1: {N2}" == found["vip 2001:db8:1::11"]
+    assert f"held by 2: here ({N1}) and {N2} (split brain)" == found["vip 2001:db8:1::12"]
+    assert f"held by 1: {N2}" == found["vip 2001:db8:1::13"]  # the proxy is still not one
