@@ -13,6 +13,7 @@ the notify half; the composition root (lbcheck/cli.py) wires it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -30,8 +31,6 @@ RESERVE = 0.05  # s of the deadline kept for judging, showing and remembering th
 def run(vips: Sequence[Vip], wait: float, deadline: Deadline, state_of: StateOf
         ) -> list[Sample]:
     """Ask the segment about every VIP at once; one Sample per (address, interface)."""
-    import time
-
     from lbcheck.link.holders import ask
 
     asked = _grouped(vips)

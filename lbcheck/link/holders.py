@@ -11,7 +11,7 @@ IPv4, a neighbour solicitation for IPv6 (:mod:`lbcheck.link.frames`) — and cou
 - IPv6: Neighbor Advertisements for the VIP. Asked from our link-local address, only
   Solicited answers sent to it count: keepalived's unsolicited NAs (S clear, to all nodes)
   and the answers to the peer's question (sent to the peer) never reach the count. With
-  Override clear the answer is a proxy's (proxy_ndp) or an anycast holder's: listed as
+  Override clear the answer is a proxy's (proxy_ndp; RFC 4861 §7.2.4): listed as
   ``proxied``, never a holder. Without a usable link-local address we fall back to the DAD
   form (from ``::``), whose answers go to all nodes like any unsolicited NA.
 

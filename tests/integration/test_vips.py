@@ -102,6 +102,13 @@ vrrp_instance VI_VMAC_HERE {
         192.0.2.16/24
     }
 }
+vrrp_instance VI_LO {
+    interface eth0
+    virtual_router_id 17
+    virtual_ipaddress {
+        192.0.2.17/24
+    }
+}
 vrrp_instance VI_NONE {
     interface eth0
     virtual_router_id 20
@@ -188,10 +195,11 @@ class Segment:
         # use_vmac: the VIP on a macvlan with the virtual MAC, on two hosts at once.
         # arp_ignore=1 so each interface answers only for its own addresses (without it a
         # host answers from every interface on the segment: ARP flux).
-        self.vmac(n2, "vrrp.51", VMAC, "15")
-        self.vmac(n3, "vrrp.51", VMAC, "15")
-        self.vmac(n1, "vrrp.52", VMAC_HERE, "16")
-        self.vmac(n2, "vrrp.52", VMAC_HERE, "16")
+        self.vmac(n2, "vmac51", VMAC, "15")
+        self.vmac(n3, "vmac51", VMAC, "15")
+        self.vmac(n1, "vmac52", VMAC_HERE, "16")
+        self.vmac(n2, "vmac52", VMAC_HERE, "16")
+        ip("-n", n2, "addr", "add", "192.0.2.17/32", "dev", "lo")  # as an LVS-DR real server
         self.wait_until_ready()
 
     def hold(self, ns: str, *lasts: str, dev: str = "eth0") -> None:
@@ -202,7 +210,7 @@ class Segment:
     def vmac(self, ns: str, name: str, mac: str, last: str) -> None:
         ip("-n", ns, "link", "add", name, "link", "eth0", "address", mac, "type", "macvlan",
            "mode", "private")
-        self.sysctl(ns, "net.ipv4.conf.all.arp_ignore=1")
+        self.sysctl(ns, f"net.ipv4.conf.{name}.arp_ignore=1", "net.ipv4.conf.eth0.arp_ignore=1")
         ip("-n", ns, "link", "set", name, "up")
         self.hold(ns, last, dev=name)
 
@@ -355,6 +363,27 @@ def test_use_vmac_twins_count_as_two_though_they_share_a_mac(segment: Segment) -
         "vip 2001:db8:1::15": f"held by 2: {VMAC} and {VMAC} (split brain)",
         "vip 192.0.2.16": f"held by 2: here ({VMAC_HERE}) and {VMAC_HERE} (split brain)",
     } == reasons(result)
+
+
+@pytest.mark.parametrize(("instance", "arp_ignore", "holders"), [
+    ("VI_PEER", 0, 1), ("VI_PEER", 1, 1), ("VI_PEER", 2, 1), ("VI_PEER", 3, 1),
+    ("VI_PEER", 8, 0),
+    ("VI_LO", 0, 1), ("VI_LO", 1, 0), ("VI_LO", 2, 0),
+])
+def test_which_arp_ignore_answers_a_probe(segment: Segment, instance: str, arp_ignore: int,
+                                          holders: int) -> None:
+    """The peer's arp_ignore, with the VIP on its eth0 (VI_PEER) or on its lo (VI_LO, an
+    LVS-DR real server): sender IP 0 leaves mode 2's same-subnet test nothing to refuse, so
+    1–3 answer for an address on the interface; 8 never answers — that holder is invisible."""
+    n2 = segment.names["n2"]
+    segment.sysctl(n2, f"net.ipv4.conf.eth0.arp_ignore={arp_ignore}")
+    try:
+        result = segment.lbcheck("--json", "vips", "--instance", instance)
+    finally:
+        segment.sysctl(n2, "net.ipv4.conf.eth0.arp_ignore=1")
+
+    (probe,) = [p for p in json.loads(result.out)["probes"] if ":" not in p["name"]]
+    assert {"holders": holders} == probe["metrics"], probe
 
 
 def test_json_shape(segment: Segment) -> None:
