@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from lbcheck.notify.paging.policy import CRITICAL, RESOLVE, TRIGGER, VIP, Page, bounded
+from lbcheck.notify.paging.text import middle
 
 SPLIT, NONE = "split", "none"  # the watch's conditions (pairwatch.tracker) that page
 SPLIT_BRAIN, NO_HOLDER = "SPLIT_BRAIN", "NO_HOLDER"
@@ -26,6 +27,9 @@ HEADLINES = {SPLIT: "SPLIT BRAIN", NONE: "NO HOLDER"}
 # Alertmanager's alertname per condition: an alert is its label set, and the labels are the
 # same on both nodes (no router), so the pair's two nodes fire one alert.
 ALERT_NAMES = {SPLIT_BRAIN: "VIPSplitBrain", NO_HOLDER: "VIPNoHolder"}
+# An instance name in a text is shortened in its middle to this (keepalived takes 1024
+# bytes): the address and the condition, not the name, are what the page is about.
+MAX_INSTANCE = 64
 
 
 class Holding(NamedTuple):
@@ -105,5 +109,6 @@ def _holders(holding: Holding, router: str) -> str:
 def _local_states(states: Sequence[tuple[str, str | None]], router: str) -> str:
     if not states:
         return f"no instance of {router} has it"
-    said = ", ".join(f"{name} {state or 'state not known'}" for name, state in states)
+    said = ", ".join(f"{middle(name, MAX_INSTANCE)} {state or 'state not known'}"
+                     for name, state in states)
     return f"on {router}: {said}"

@@ -343,8 +343,14 @@ def _rfc3339(at: float) -> str:
 
 
 def _fit(page: Page, limit: int) -> str:
-    """The summary within ``limit`` characters, names shortened so the state word stays."""
-    return fit(page.summary, (page.name, page.router), limit)
+    """The summary within ``limit`` characters, names shortened so the state word stays.
+
+    A VIP page's name is the address, which on-call needs whole: only the host is shortened
+    (and, should that not do, the text in its middle, which keeps its head: the condition
+    and the address).
+    """
+    return fit(page.summary, (page.router,) if page.kind == VIP else (page.name, page.router),
+               limit)
 
 
 def _iso(page: Page) -> str:
