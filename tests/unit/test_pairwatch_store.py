@@ -9,9 +9,9 @@ import pytest
 from prometheus_client import generate_latest
 
 from lbcheck.notify.metrics import render
+from lbcheck.notify.paging.outbox import OutboxStats
 from lbcheck.notify.pairwatch import store
 from lbcheck.notify.pairwatch.tracker import NONE, OK, SPLIT, UNKNOWN, VipState
-from lbcheck.notify.paging.outbox import OutboxStats
 from tests.support.textfile import convention_problems
 
 STATES = [
