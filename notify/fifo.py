@@ -5,6 +5,11 @@ reading thread does nothing but read, parse and queue; a worker thread runs the 
 arrival order. The outbox is flushed when the queue runs dry, not per event, so a burst with
 the pager down costs one budget, not one per event. On SIGTERM (keepalived stopping) we keep
 reading for a short grace period to catch the STOP events it writes on the way out.
+
+With ``[vips] watch_interval`` set (the default), a third thread watches the pair
+(:mod:`lbcheck.notify.pairwatch.watch`): who holds each VIP, asked of the segment every few
+seconds. The reading thread tells it of each event before queueing it, which opens the settle
+window at once and makes it read keepalived.conf again.
 """
 
 from __future__ import annotations
