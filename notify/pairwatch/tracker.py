@@ -160,7 +160,7 @@ class Tracker:
         settles = []
         if state == "MASTER" or previous is None:
             settles.append(SPLIT)
-        if previous in ("MASTER", None) and state != "MASTER":
+        if previous is None or (previous == "MASTER" and state != "MASTER"):
             settles.append(NONE)
         for condition in settles:
             key = (instance, condition)

@@ -108,6 +108,8 @@ def test_a_transition_from_an_unknown_state_settles_both() -> None:
     tracker.transition(INSTANCE, None, "BACKUP", 1000.0)
     assert [SPLIT, NONE] == sorted(tracker.settling(INSTANCE, 1000.0), reverse=True)
     assert set() == tracker.settling(INSTANCE, 1006.0)
+    tracker.transition("VI_2", None, "MASTER", 1000.0)
+    assert {SPLIT, NONE} == tracker.settling("VI_2", 1000.0)
 
 
 def test_settle_is_per_instance_unless_the_transition_is_everyones() -> None:
