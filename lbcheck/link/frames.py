@@ -160,7 +160,7 @@ class Advertisement(NamedTuple):
     target: ipaddress.IPv6Address
     router: bool
     solicited: bool
-    override: bool  # set by a holder; clear from a proxy (proxy_ndp) or an anycast holder
+    override: bool  # set by a holder; clear from a proxy (RFC 4861 §7.2.4; Linux proxy_ndp)
     target_mac: bytes | None  # the Target Link-Layer Address option, if sent
 
     @property

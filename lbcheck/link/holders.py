@@ -11,7 +11,7 @@ IPv4, a neighbour solicitation for IPv6 (:mod:`lbcheck.link.frames`) — and cou
 - IPv6: Neighbor Advertisements for the VIP. Asked from our link-local address, only
   Solicited answers sent to it count: keepalived's unsolicited NAs (S clear, to all nodes)
   and the answers to the peer's question (sent to the peer) never reach the count. With
-  Override clear the answer is a proxy's (proxy_ndp) or an anycast holder's: listed as
+  Override clear the answer is a proxy's (proxy_ndp; RFC 4861 §7.2.4): listed as
   ``proxied``, never a holder. Without a usable link-local address we fall back to the DAD
   form (from ``::``), whose answers go to all nodes like any unsolicited NA.
 
@@ -37,7 +37,6 @@ import socket
 import struct
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from lbcheck.link import frames, netlink
@@ -49,6 +48,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_FRAMES = 1024  # frames read per call, all sockets together (a healthy segment: a few)
 MAX_WAIT = 10.0
+MIN_LISTEN = 0.02  # s: a LAN answers within a millisecond; less than this is not listening
 RECV_SIZE = 2048  # an ARP reply or an NA is well under 200 bytes; the rest is truncated
 NETLINK_TIMEOUT = 0.5
 NEEDS_CAP = "needs CAP_NET_RAW (run as root or grant the capability)"
@@ -70,6 +70,7 @@ class Holders(NamedTuple):
     remote: tuple[str, ...]  # one MAC per reply from another host (duplicates kept)
     error: str | None = None  # could not ask: no CAP_NET_RAW, interface gone …
     proxied: tuple[str, ...] = ()  # IPv6 answers with Override clear: proxies, not holders
+    local_mac: str = ""  # when local: the MAC this node answers with (a macvlan's, if there)
 
     @property
     def count(self) -> int:  # type: ignore[override]  # tuple.count(x): never used on it
@@ -77,18 +78,27 @@ class Holders(NamedTuple):
         return int(self.local) + len(self.remote)
 
 
-@dataclass
 class _Question:
-    """One VIP asked on one interface, and what came back."""
+    """One VIP asked on one interface, and what came back.
 
-    address: IPAddress
-    link: netlink.Link
-    local: bool
-    frame: bytes = b""
-    source: ipaddress.IPv6Address = frames.UNSPECIFIED6  # our NS's source; :: for DAD
-    remote: list[str] = field(default_factory=list)
-    proxied: list[str] = field(default_factory=list)
-    error: str | None = None
+    A plain class, not a dataclass: defining a dataclass execs generated code (~1 ms), paid
+    by every `lbcheck vips` run (docs/architecture.md, house style).
+    """
+
+    __slots__ = ("address", "error", "frame", "link", "local", "local_mac", "proxied",
+                 "remote", "source")
+
+    def __init__(self, address: IPAddress, link: netlink.Link, local: bool,
+                 local_mac: str = "", error: str | None = None) -> None:
+        self.address = address
+        self.link = link
+        self.local = local
+        self.local_mac = local_mac
+        self.error = error
+        self.frame = b""
+        self.source = frames.UNSPECIFIED6  # our NS's source; :: for the DAD form
+        self.remote: list[str] = []
+        self.proxied: list[str] = []
 
 
 def ask(vips: Sequence[tuple[str, str]], wait: float = 0.25,
@@ -132,7 +142,7 @@ def ask(vips: Sequence[tuple[str, str]], wait: float = 0.25,
             continue
         q = questions[keys[pair]]
         results.append(Holders(text, interface, q.local, tuple(q.remote), q.error,
-                               tuple(q.proxied)))
+                               tuple(q.proxied), q.local_mac))
     return results
 
 
@@ -153,9 +163,11 @@ def _question(address: IPAddress, interface: str, by_name: dict[str, netlink.Lin
         return _Question(address, placeholder, False, error=reason)
     stacked = {i for i, other in links.items()
                if other.lower == link.ifindex and other.kind in STACKED}
-    local = any(a.address == address and not a.dad_failed
-                and (a.ifindex == link.ifindex or a.ifindex in stacked) for a in held)
-    question = _Question(address, link, local)
+    on = next((a.ifindex for a in held if a.address == address and not a.dad_failed
+               and (a.ifindex == link.ifindex or a.ifindex in stacked)), None)
+    holding = links.get(on) if on is not None else None
+    question = _Question(address, link, on is not None,
+                         frames.mac_text(holding.mac) if holding and holding.mac else "")
     if link.type != frames.ARPHRD_ETHER or len(link.mac) != 6:
         question.error = f"{interface} is not an Ethernet interface (link type {link.type})"
     elif not link.up:
@@ -182,18 +194,29 @@ def _link_local(ifindex: int, held: list[netlink.Address]) -> ipaddress.IPv6Addr
 # -- the sockets -------------------------------------------------------------------------
 
 
-@dataclass
 class _Listener:
     """One packet socket: one family on one interface, and the questions sent on it."""
 
-    sock: socket.socket
-    link: netlink.Link
-    version: int
-    questions: dict[IPAddress, _Question]
+    __slots__ = ("link", "questions", "sock", "version")
+
+    def __init__(self, sock: socket.socket, link: netlink.Link, version: int) -> None:
+        self.sock = sock
+        self.link = link
+        self.version = version
+        self.questions: dict[IPAddress, _Question] = {}
 
 
 def _ask(questions: list[_Question], wait: float, deadline: Deadline | None,
          held: list[netlink.Address]) -> None:
+    end = time.monotonic() + wait
+    if deadline is not None:
+        end = min(end, deadline.expires)
+    if end - time.monotonic() < min(wait, MIN_LISTEN):
+        # Silence heard for no time is not an answer: "held by no node" would be a guess.
+        for q in questions:
+            if q.error is None:
+                q.error = "the deadline left no time to listen for answers"
+        return
     listeners: dict[tuple[int, int], _Listener] = {}
     try:
         for q in questions:
@@ -204,15 +227,11 @@ def _ask(questions: list[_Question], wait: float, deadline: Deadline | None,
                 sock = _open(q)
                 if sock is None:
                     continue
-                listeners[where] = _Listener(sock, q.link, q.address.version, {})
+                listeners[where] = _Listener(sock, q.link, q.address.version)
             listeners[where].questions[q.address] = q
-        started = time.monotonic()
         for listener in listeners.values():
             for q in listener.questions.values():
                 _send(listener.sock, q)
-        end = started + wait
-        if deadline is not None:
-            end = min(end, deadline.expires)
         _listen(list(listeners.values()), end)
     finally:
         for listener in listeners.values():
