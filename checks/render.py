@@ -16,14 +16,16 @@ _LABEL = {State.OK: "OK", State.WARN: "WARN", State.UNKNOWN: "UNKNOWN",
 
 def verbose(outcome: Outcome, command: str, deadline: float, level: int = 1) -> str:
     state = outcome.state
+    # As wide as the longest probe name (`vip 2001:db8:1::10`), at least the usual 10.
+    width = max([10, *(len(sample.probe) for sample in outcome.samples)])
     lines = [f"lbcheck {command}: {_LABEL[state]} (exit {state.exit_code}) — {outcome.reason}",
-             "", f"  {'PROBE':<10} {'VERDICT':<9} {'TIME':>9}  REASON"]
+             "", f"  {'PROBE':<{width}} {'VERDICT':<9} {'TIME':>9}  REASON"]
     for sample in outcome.samples:
         verdict = "SKIPPED" if sample.skipped else _LABEL[sample.state]
         took = "-" if sample.skipped else f"{sample.elapsed_ms:.1f} ms"
-        lines.append(f"  {sample.probe:<10} {verdict:<9} {took:>9}  {sample.reason}")
+        lines.append(f"  {sample.probe:<{width}} {verdict:<9} {took:>9}  {sample.reason}")
         if level > 1 or sample.state is not State.OK:
-            lines.extend(f"  {'':<10} {'':<9} {'':>9}    {d}" for d in sample.details)
+            lines.extend(f"  {'':<{width}} {'':<9} {'':>9}    {d}" for d in sample.details)
     lines += ["", f"  total {outcome.elapsed_ms:.1f} ms of a {deadline:g} s deadline"]
     lines += [f"  {t}" for t in outcome.thresholds]
     return "\n".join(lines)
@@ -61,7 +63,8 @@ def as_json(outcome: Outcome, command: str, deadline: float) -> str:
 def nagios(outcome: Outcome, command: str) -> str:
     """``SERVICE STATE - reason | perfdata``, the monitoring-plugin convention."""
     label = {State.WARN: "WARNING"}.get(outcome.state, _LABEL[outcome.state])
-    perf = [f"{s.probe}_time={s.elapsed_ms / 1000:.6f}s" for s in outcome.samples if not s.skipped]
+    perf = [f"{_perf_label(s.probe, 'time')}={s.elapsed_ms / 1000:.6f}s"
+            for s in outcome.samples if not s.skipped]
     perf += [f"{_perf_label(s.probe, k)}={v:g}" for s in outcome.samples for k, v in s.metrics]
     reason = outcome.reason.replace("|", "/")  # a '|' would start the perfdata early
     line = f"{command.upper()} {label} - {reason}"

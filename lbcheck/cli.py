@@ -158,6 +158,53 @@ def tcp(opts: Options, target: str) -> int:
 
 
 @cli.command()
+@click.option("--keepalived-config", "keepalived_config", metavar="PATH", type=PATH,
+              help="keepalived.conf whose VIPs to ask about [the config's [keepalived] "
+                   "config].")
+@click.option("--instance", "instances", metavar="NAME", type=NAME, multiple=True,
+              help="Only this vrrp_instance's VIPs (repeat for more) [all instances].")
+@click.option("--wait", type=Seconds(0.01, 10), default=0.25, show_default=True,
+              help="Seconds to collect answers (cut short by --deadline).")
+@click.pass_obj
+def vips(opts: Options, keepalived_config: str | None, instances: tuple[str, ...],
+         wait: float) -> int:
+    """Does each VIP have exactly one holder on its segment (ARP probe / NS)?
+
+    Exit codes: 0 each VIP held once, 1 split brain (held twice) or held by no node,
+    2 bad input, 3 could not ask (no CAP_NET_RAW, interface gone).
+    """
+    from lbcheck.checks.vips import run, select
+    from lbcheck.keepalived_conf.vips import VipError
+
+    path = keepalived_config or opts.config.keepalived.config
+    try:
+        wanted = select(path, instances)
+    except VipError as exc:
+        raise click.UsageError(str(exc)) from None
+    state_of = _recorded_state(opts.config.notify.state_dir)
+    return _finish(opts, "vips", (path, instances),
+                   lambda deadline: run(wanted, wait, deadline, state_of))
+
+
+def _recorded_state(state_dir: str) -> Callable[[str], str | None]:
+    """An instance's last state as lbnotify recorded it (its paging memory), None without one.
+
+    Only read for a VIP held by no node, so the check path imports the notify half then only.
+    """
+
+    def state_of(instance: str) -> str | None:
+        from lbcheck.notify.paging import memory
+
+        try:
+            recorded = memory.load(state_dir, "INSTANCE", instance)
+        except memory.PageMemoryError:
+            return None
+        return recorded.state if recorded else None
+
+    return state_of
+
+
+@cli.command()
 @click.argument("conf", metavar="KEEPALIVED_CONF", type=PATH)
 @click.argument("peer", metavar="[PEER_CONF]", required=False, type=PATH)
 @click.option("--on-host/--not-on-host", default=None,

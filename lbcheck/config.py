@@ -38,7 +38,12 @@ RANGES: dict[tuple[str, str], tuple[float, float]] = {
     # Alertmanager forgets an alert not re-sent within its endsAt (300 s ahead): past 120 s,
     # one missed re-send would resolve an open FAULT.
     ("page", "resend_interval"): (1, MAX_RESEND_INTERVAL),
+    # 0 is off; otherwise a round (the probe's 0.25 s wait and its margin) must fit twice.
+    ("vips", "watch_interval"): (0, 60),
+    ("vips", "settle"): (0, 300),
+    ("vips", "rounds"): (1, 100),
 }
+MIN_WATCH_INTERVAL = 0.5
 # Paths lbnotify/lbcheck write as root: relative ones would land in whatever directory
 # keepalived happened to start us in.
 ABSOLUTE_PATHS = (("check", "state_dir"), ("notify", "state_dir"), ("page", "outbox"))
@@ -103,6 +108,21 @@ class NotifySection(NamedTuple):
     metrics_file: str = ""  # a Prometheus textfile (node_exporter's textfile collector); "" = off
 
 
+class VipsSection(NamedTuple):
+    """The FIFO reader's watch of who holds each VIP (docs/notify.md, "The pair watch")."""
+
+    watch_interval: float = 2.0  # seconds between rounds; 0 = off
+    # Seconds after a local transition during which the condition that transition can cause
+    # for a moment is not counted (split after becoming MASTER, no holder after leaving it).
+    # Measured (keepalived 2.2.7, advert_int 1): a planned takeover leaves the VIP on no node
+    # for 0.64 s (the skew time) and on two for less than the 70 ms we could see; a peer that
+    # missed the priority-0 advert takes over after 3 x advert_int + skew (3.4 s); the last
+    # act of a takeover is the second GARP burst at garp_master_delay (5 s). 6 s covers them
+    # all, and still pages "held by no node" within 10 s of both nodes' FAULT.
+    settle: float = 6.0
+    rounds: int = 2  # consecutive rounds a condition must be seen to page, or to resolve
+
+
 class Config(NamedTuple):
     path: str | None = None
     haproxy: HaproxySection = HaproxySection()
@@ -112,6 +132,7 @@ class Config(NamedTuple):
     announce: AnnounceSection = AnnounceSection()
     page: PageSection = PageSection()
     notify: NotifySection = NotifySection()
+    vips: VipsSection = VipsSection()
 
     @property
     def holds_secrets(self) -> bool:
@@ -168,7 +189,8 @@ def load(explicit: str | None = None) -> Config:
 
 def from_mapping(raw: dict[str, Any], path: str | None = None) -> Config:
     where = path or "config"
-    _only(raw, where, "haproxy", "keepalived", "log", "check", "announce", "page", "notify")
+    _only(raw, where, "haproxy", "keepalived", "log", "check", "announce", "page", "notify",
+          "vips")
     if not isinstance(raw.get("page", {}), dict):
         raise ConfigError(f"{where}: [page] must be a table")
     page = dict(raw.get("page", {}))
@@ -185,11 +207,16 @@ def from_mapping(raw: dict[str, Any], path: str | None = None) -> Config:
         announce=_section(AnnounceSection, raw, "announce", where),
         page=_section(PageSection, {"page": page}, "page", where, targets=targets),
         notify=_section(NotifySection, raw, "notify", where),
+        vips=_section(VipsSection, raw, "vips", where),
     )
     if config.log.format not in ("json", "logfmt"):
         raise ConfigError(
             f"{where}: [log] format must be json or logfmt, not {config.log.format!r}")
     _check_paths(config, where)
+    interval = config.vips.watch_interval
+    if 0 < interval < MIN_WATCH_INTERVAL:
+        raise ConfigError(f"{where} [vips] watch_interval: 0 (off) or {MIN_WATCH_INTERVAL:g}"
+                          f"..60 seconds, not {interval!r}")
     return config
 
 

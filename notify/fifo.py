@@ -5,6 +5,11 @@ reading thread does nothing but read, parse and queue; a worker thread runs the 
 arrival order. The outbox is flushed when the queue runs dry, not per event, so a burst with
 the pager down costs one budget, not one per event. On SIGTERM (keepalived stopping) we keep
 reading for a short grace period to catch the STOP events it writes on the way out.
+
+With ``[vips] watch_interval`` set (the default), a third thread watches the pair
+(:mod:`lbcheck.notify.pairwatch.watch`): who holds each VIP, asked of the segment every few
+seconds. The reading thread tells it of each event before queueing it, which opens the settle
+window at once and makes it read keepalived.conf again.
 """
 
 from __future__ import annotations
@@ -19,10 +24,14 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
+from typing import TYPE_CHECKING
 
 from lbcheck.notify.events import BadEvent, Event, from_fifo_line, is_checker_line
 from lbcheck.notify.handlers import Context, handle
 from lbcheck.notify.paging.sender import hand_off, hand_off_enabled
+
+if TYPE_CHECKING:
+    from lbcheck.notify.pairwatch.watch import PairWatch
 
 POLL_MS = 100
 MAX_LINE = 4096  # keepalived's lines are ~50 bytes; anything longer is not keepalived
@@ -44,6 +53,11 @@ class FifoReader:
         self.rejected = 0
         self.checker_lines = 0
         self.worker = threading.Thread(target=self._work, name="lbnotify-handlers")
+        self.watch: PairWatch | None = None
+        if ctx.config.vips.watch_interval > 0:
+            from lbcheck.notify.pairwatch.watch import PairWatch
+
+            self.watch = PairWatch(ctx)
 
     def run(self) -> int:
         """Read until SIGTERM (+ grace); returns the number of events handled."""
@@ -51,10 +65,15 @@ class FifoReader:
         signal.signal(signal.SIGTERM, self._terminate)
         signal.signal(signal.SIGINT, self._terminate)
         self.worker.start()
-        self.ctx.log.info("fifo_reader_started", fifo=self.path)
+        if self.watch is not None:
+            self.watch.start()
+        self.ctx.log.info("fifo_reader_started", fifo=self.path,
+                          vip_watch=self.ctx.config.vips.watch_interval or "off")
         try:
             self._read_loop()
         finally:
+            if self.watch is not None:
+                self.watch.stop()
             self.events.put(None)
             self.worker.join(timeout=30)
             self.ctx.log.info("fifo_reader_stopped", fifo=self.path, events=self.received,
@@ -122,7 +141,10 @@ class FifoReader:
             self.ctx.log.debug("checker_fifo_line_ignored", fifo=self.path, line=text[:120])
             return
         try:
-            self.events.put(from_fifo_line(text))
+            event = from_fifo_line(text)
+            if self.watch is not None:  # first: the watch reads the state the event leaves
+                self.watch.heard(event)
+            self.events.put(event)
             self.received += 1
             self._ensure_worker()
         except BadEvent as exc:

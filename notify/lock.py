@@ -2,7 +2,7 @@
 
 keepalived runs notify scripts concurrently and possibly out of order; a FIFO reader, a
 detached sender, the flush timer and an operator's ``lbnotify flush`` run beside them. They
-take turns through five ``flock`` files. flock, because the kernel releases it when its holder
+take turns through six ``flock`` files. flock, because the kernel releases it when its holder
 dies (a SIGKILLed hook never wedges the next), and because a lock held by an open file
 description travels with it across fork and exec (how a hook hands the sender lock over).
 
@@ -51,16 +51,23 @@ pid, written in place)  the sender, then the   the sender: its life,   re-reads 
 lock``                  hooks, FIFO worker,    replace the textfile:   written unlocked (a
                         sender, ``lbnotify     tens of ms              stale-by-one file
                         flush``                                        beats none)
+``S/locks/pairwatch.    the FIFO reader's      the reader's life,      never (0) — held:
+lock``                  pair watch thread      from its first round    another reader
+                        (``pairwatch/watch``)                          watches; tried again
+                                                                       every round
 ======================  =====================  ======================  =====================
 
 **The order** (a lock may be taken only while holding those above it; never upwards):
 
-1. ``.sender.lock`` (the sender, for its life)
-2. ``<inst>.lock`` (never taken by a sender or under ``.flush.lock``)
-3. ``.flush.lock`` (under 1; never together with 2: a hook lets go of the instance lock
-   before it flushes)
-4. ``.seq`` (under 2 only: enqueue; nothing is ever taken under it)
-5. ``metrics.lock`` (under 1 only: the sender after a round; everyone else holds nothing)
+0. ``pairwatch.lock`` (the watch, for its reader's life; never waited for, nor taken under
+   any other)
+1. ``.sender.lock`` (the sender, for its life; the watch across a hand-off's fork + exec)
+2. ``<inst>.lock`` (never taken by a sender, the watch or under ``.flush.lock``)
+3. ``.flush.lock`` (under 0 or 1; never together with 2: a hook lets go of the instance
+   lock before it flushes)
+4. ``.seq`` (under 0 or 2 only: enqueue; nothing is ever taken under it)
+5. ``metrics.lock`` (under 0 or 1 only: the watch after a round that changed something, the
+   sender after a round; everyone else holds nothing)
 
 So no lock is ever waited for in both directions, and every wait is bounded anyway. "No page
 lost" rests on this order: under the instance lock the page is enqueued (``.seq``, written,

@@ -3,7 +3,9 @@
 Per VRRP instance (and sync group): the current state — one series per state, 1 for the
 current one, as keepalived-exporter users expect — the transitions seen and when the state
 last changed; for the outbox: depth, the oldest page's age, dead letters, and the sent /
-failed / dead totals. Fleets scrape it with node_exporter: no signals to keepalived, no dumps.
+failed / dead totals; per VIP the pair watch watches, its holders and condition (a
+stateset) as its last round saw them. Fleets scrape it with node_exporter: no signals to
+keepalived, no dumps.
 
 Every writer (each hook run, the FIFO reader on every event, the sender after each flush,
 ``lbnotify flush``) renders it from what is on disk — the per-instance memory and the
@@ -16,7 +18,7 @@ The label is ``name``, not ``instance``: Prometheus sets ``instance`` on every s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any
 
@@ -30,6 +32,8 @@ from lbcheck.notify.lock import held, lock_dir
 from lbcheck.notify.paging import memory as page_memory
 from lbcheck.notify.paging.outbox import Outbox, OutboxStats
 from lbcheck.notify.paging.policy import Memory
+from lbcheck.notify.pairwatch import store as pair_store
+from lbcheck.notify.pairwatch.tracker import CONDITIONS, VipState
 
 METRICS_LOCK = "metrics.lock"  # in STATE_DIR/locks (the table: lbcheck.notify.lock)
 LOCK_WAIT = 0.5  # past this, write anyway: a stale-by-one file beats none
@@ -42,9 +46,11 @@ class MetricsError(Exception):
 class _Snapshot:
     """A collector over one reading of the disk (prometheus-client calls ``collect``)."""
 
-    def __init__(self, memories: list[Memory], stats: OutboxStats) -> None:
+    def __init__(self, memories: list[Memory], stats: OutboxStats,
+                 vips: Sequence[VipState] = ()) -> None:
         self.memories = memories
         self.stats = stats
+        self.vips = vips
 
     def collect(self) -> Iterator[Metric]:
         labels = ["kind", "name"]
@@ -86,12 +92,45 @@ class _Snapshot:
             ("lbnotify_pages_dead", "Pages moved to dead letters", stats.dead_total),
         ):
             yield CounterMetricFamily(name, doc, value=value)
+        if self.vips:
+            yield from _vip_families(self.vips)
 
 
-def render(memories: list[Memory], stats: OutboxStats) -> CollectorRegistry:
+def _vip_families(vips: Sequence[VipState]) -> Iterator[Metric]:
+    """The pair watch's last round: holders per VIP and its condition, a stateset."""
+    labels = ["address", "interface"]
+    holders = GaugeMetricFamily(
+        "lbnotify_vip_holders",
+        "Hosts that held the VIP at the pair watch's last round that could ask", labels=labels)
+    condition = GaugeMetricFamily(
+        "lbnotify_vip_condition",
+        "1 for the VIP's condition at the last round (ok: one holder, split: two or more, "
+        "none: no holder, unknown: could not ask), 0 for the others",
+        labels=[*labels, "state"])
+    for vip in vips:
+        if vip.holders is not None:
+            holders.add_metric([vip.address, vip.interface], vip.holders)
+        for name in CONDITIONS:
+            condition.add_metric([vip.address, vip.interface, name], float(vip.seen == name))
+    yield from (holders, condition)
+
+
+def render(memories: list[Memory], stats: OutboxStats,
+           vips: Sequence[VipState] = ()) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(memories, stats))
+    registry.register(_Snapshot(memories, stats, vips))
     return registry
+
+
+def _watched(config: Config) -> list[VipState]:
+    """The pair watch's last round, when the watch is on; [] when it cannot be read (the
+    watch logs that itself: the textfile goes on without it)."""
+    if config.vips.watch_interval <= 0:
+        return []
+    try:
+        return pair_store.load(config.notify.state_dir)
+    except pair_store.StoreError:
+        return []
 
 
 def write(config: Config, log: Any = None) -> bool:
@@ -107,7 +146,7 @@ def write(config: Config, log: Any = None) -> bool:
             pass  # unlocked is still correct, only possibly one write stale
         try:
             stats = Outbox.from_section(config.page, log).stats()
-            registry = render(page_memory.all_memories(state_dir), stats)
+            registry = render(page_memory.all_memories(state_dir), stats, _watched(config))
             # Not prometheus-client's writer: its temp name PATH.PID.THREAD is opened through
             # a symlink planted there. Replaced whole, so the textfile's directory may be
             # shared.

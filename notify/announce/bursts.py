@@ -5,10 +5,10 @@ them otherwise. keepalived sends these on becoming MASTER; we send them again fr
 hook and on demand (``lbnotify announce``), because the first ones are easily lost while a
 switch port is still converging.
 
-This module is the sending I/O; the frames themselves are built, purely, in :mod:`.frames`.
-Two rules keep a stale notification from doing harm: an address is only announced while the
-kernel says this host holds it (an rtnetlink dump before every burst, see :mod:`.netlink`),
-and everything is bounded in count and time.
+This module is the sending I/O; the frames themselves are built, purely, in
+:mod:`lbcheck.link.frames`. Two rules keep a stale notification from doing harm: an address is
+only announced while the kernel says this host holds it (an rtnetlink dump before every burst,
+see :mod:`lbcheck.link.netlink`), and everything is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from lbcheck.notify.announce import netlink
-from lbcheck.notify.announce.frames import (
+from lbcheck.link import netlink
+from lbcheck.link.frames import (
     ARPHRD_ETHER,
     ETHERTYPE_ARP,
     ETHERTYPE_IPV6,

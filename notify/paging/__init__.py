@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from lbcheck.config import PageSection
@@ -33,8 +33,8 @@ from lbcheck.notify.paging.outbox import FlushReport, Outbox
 from lbcheck.notify.paging.policy import Decision, Memory, Page, decide, pending_summary, resend
 from lbcheck.notify.paging.providers import needs_resend
 
-__all__ = ["flush", "queue_event", "queue_remembered", "queue_resends", "queue_summaries",
-           "router_name"]
+__all__ = ["flush", "queue_event", "queue_pages", "queue_remembered", "queue_resends",
+           "queue_summaries", "router_name"]
 
 # Idle-time work (a re-send, a flap summary) never waits long for an instance a hook is
 # handling right now: that hook decides the instance's fate, and the next idle moment pages
@@ -144,6 +144,22 @@ def queue_resends(
         return _enqueue_resend(outbox, decision.pages, wanting, busy)
 
     return _at_idle(state_dir, log, "fault_resend_skipped", due, enqueue)
+
+
+def queue_pages(pages: Sequence[Page], resends: Sequence[Page], section: PageSection,
+                log: Any = None) -> list[Page]:
+    """Pages decided elsewhere (the pair watch) into the outbox: ``pages`` for every target,
+    ``resends`` (open incidents again) for the targets that forget what is not repeated, as
+    :func:`queue_resends` does for an open FAULT — none to a target still holding a page of
+    the same lane (it refreshes the alert when it goes out)."""
+    outbox = Outbox.from_section(section, log)
+    for page in pages:
+        outbox.enqueue(page)
+    wanting = [tid for tid, target in outbox.targets.items() if needs_resend(target)]
+    if not (resends and wanting):
+        return list(pages)
+    busy = {item.lane for item in outbox.waiting()}
+    return [*pages, *_enqueue_resend(outbox, tuple(resends), wanting, busy)]
 
 
 def _at_idle(

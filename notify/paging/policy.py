@@ -43,6 +43,9 @@ from lbcheck.notify.paging.text import head, units
 
 TRIGGER, RESOLVE = "trigger", "resolve"
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
+# A page about a VIP (the pair watch, :mod:`.pair`), not a VRRP instance: its name is the
+# address and its state the condition (SPLIT_BRAIN, NO_HOLDER).
+VIP = "VIP"
 # PagerDuty caps dedup_key at 255 characters; Opsgenie's alias allows 512. Counted in UTF-16
 # units (.text.units), the strictest reading of "characters".
 MAX_DEDUP_KEY = 255
@@ -60,7 +63,7 @@ class Page:
     dedup_key: str
     summary: str
     router: str
-    kind: str  # INSTANCE | GROUP
+    kind: str  # INSTANCE | GROUP | VIP
     name: str
     state: str
     previous: str | None
@@ -84,6 +87,9 @@ class Page:
 
     def details(self) -> dict[str, Any]:
         """What every provider attaches so on-call sees the state without logging in."""
+        if self.kind == VIP:
+            return {"router": self.router, "kind": self.kind, "vip": self.name,
+                    "condition": self.state}
         return {
             "router": self.router,
             "kind": self.kind,
@@ -156,12 +162,12 @@ class Decision:
 
 def fault_key(router: str, kind: str, name: str) -> str:
     """Stable per router + instance, so trigger and resolve of one episode pair up."""
-    return _bounded(f"lbcheck:{router}:{kind}:{name}:fault")
+    return bounded(f"lbcheck:{router}:{kind}:{name}:fault")
 
 
 def notice_key(router: str, kind: str, name: str, at: float) -> str:
     """Unique per notice: a later takeover must open its own alert, not join an old one."""
-    return _bounded(f"lbcheck:{router}:{kind}:{name}:notice:{int(at * 1_000_000)}")
+    return bounded(f"lbcheck:{router}:{kind}:{name}:notice:{int(at * 1_000_000)}")
 
 
 def decide(
@@ -296,7 +302,7 @@ def _was(previous: str | None) -> str:
     return f" (was {previous})" if previous else ""
 
 
-def _bounded(key: str) -> str:
+def bounded(key: str) -> str:
     """Keep the readable key when it fits; otherwise a readable prefix and a stable hash.
 
     Keys that fitted in code points keep their value unless astral characters (emoji) make

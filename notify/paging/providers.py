@@ -40,7 +40,8 @@ from typing import Any
 from urllib.parse import quote
 
 from lbcheck.config import PageTarget
-from lbcheck.notify.paging.policy import CRITICAL, RESOLVE, Page, fault_key
+from lbcheck.notify.paging.pair import ALERT_NAMES
+from lbcheck.notify.paging.policy import CRITICAL, RESOLVE, VIP, Page, fault_key
 from lbcheck.notify.paging.text import fit, middle
 from lbcheck.redact import redact, url_secrets
 
@@ -273,6 +274,8 @@ def _alertmanager(page: Page, target: PageTarget, now: float | None = None) -> H
     ``endsAt`` at the moment FAULT ended.
     """
     now = time.time() if now is None else now
+    if page.kind == VIP:
+        return _alertmanager_vip(page, target, now)
     fault = page.dedup_key == fault_key(page.router, page.kind, page.name)
     labels = {
         "alertname": FAULT_ALERT if fault else NOTICE_ALERT,
@@ -300,6 +303,24 @@ def _alertmanager(page: Page, target: PageTarget, now: float | None = None) -> H
     return HttpRequest("POST", url, headers, [alert])
 
 
+def _alertmanager_vip(page: Page, target: PageTarget, now: float) -> HttpRequest:
+    """A pair condition as one alert for the pair: no ``router`` label, so both nodes'
+    triggers are the same alert and either's resolve ends it. Kept firing like a FAULT."""
+    labels = {"alertname": ALERT_NAMES.get(page.state, "VIPHolders"), "vip": page.name,
+              "severity": page.severity}
+    ends = page.at if page.action == RESOLVE else max(now, page.at) + FIRING_HOLD
+    alert = {
+        "labels": labels,
+        "annotations": {"summary": page.summary,
+                        "description": f"VIP {page.name}: {page.state}, seen from "
+                                       f"{page.router}"},
+        "startsAt": _rfc3339(page.at),
+        "endsAt": _rfc3339(ends),
+    }
+    headers = (("Content-Type", "application/json"), *target.headers)
+    return HttpRequest("POST", f"{target.url.rstrip('/')}/api/v2/alerts", headers, [alert])
+
+
 def _description(page: Page) -> str:
     """What on-call reads under the summary: the state as lbnotify last heard it."""
     parts = [f"state {page.state}"]
@@ -322,8 +343,14 @@ def _rfc3339(at: float) -> str:
 
 
 def _fit(page: Page, limit: int) -> str:
-    """The summary within ``limit`` characters, names shortened so the state word stays."""
-    return fit(page.summary, (page.name, page.router), limit)
+    """The summary within ``limit`` characters, names shortened so the state word stays.
+
+    A VIP page's name is the address, which on-call needs whole: only the host is shortened
+    (and, should that not do, the text in its middle, which keeps its head: the condition
+    and the address).
+    """
+    return fit(page.summary, (page.router,) if page.kind == VIP else (page.name, page.router),
+               limit)
 
 
 def _iso(page: Page) -> str:

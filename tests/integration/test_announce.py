@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from lbcheck.config import PageTarget
-from lbcheck.notify.announce import netlink
+from lbcheck.link import netlink
 from lbcheck.notify.paging.outbox import Outbox
 from lbcheck.notify.paging.policy import CRITICAL, TRIGGER, Page
 from tests.conftest import BIN

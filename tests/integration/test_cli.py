@@ -13,7 +13,7 @@ from tests.conftest import BIN
 from tests.integration.conftest import Checker
 from tests.support.haproxy import Haproxy
 
-COMMANDS = ["haproxy", "process", "socket", "backends", "http", "tcp"]
+COMMANDS = ["haproxy", "process", "socket", "backends", "http", "tcp", "vips"]
 
 
 @pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)])

@@ -17,6 +17,7 @@ from typing import Any
 SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
 PAGERDUTY_SPEC = SPECS / "pagerduty-events-v2.openapi.json"
 OPSGENIE_SPEC = SPECS / "opsgenie.swagger.json"
+ALERTMANAGER_SPEC = SPECS / "alertmanager-v2.openapi.yaml"
 MISSING = "../shared/specs (the vendors' API specs) is not beside the checkout"
 
 
@@ -79,3 +80,11 @@ def opsgenie() -> dict[str, Any]:
 
     return {"create": body_of("/v2/alerts"), "close": body_of("/v2/alerts/{identifier}/close"),
             "identifierType": inline(document["parameters"]["AlertIdentifierType"], document)}
+
+
+def alertmanager() -> dict[str, Any]:
+    """``postableAlerts`` (Swagger 2.0 definitions, read with PyYAML) as a whole schema."""
+    import yaml
+
+    spec = yaml.safe_load(ALERTMANAGER_SPEC.read_text())
+    return {"$ref": "#/definitions/postableAlerts", "definitions": spec["definitions"]}

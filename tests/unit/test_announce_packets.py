@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lbcheck.link.frames import gratuitous_arp, neighbor_advertisement, unsolicited_na
 from lbcheck.notify.announce import bursts
 from lbcheck.notify.announce.bursts import AnnounceError, AnnounceResult, parse_addresses
-from lbcheck.notify.announce.frames import gratuitous_arp, neighbor_advertisement, unsolicited_na
 
 MAC = bytes.fromhex("020000000001")
 VIP4 = ipaddress.IPv4Address("192.0.2.100")

@@ -17,6 +17,7 @@ from lbcheck.config import (
     HaproxySection,
     LogSection,
     PageTarget,
+    VipsSection,
     check_secret_permissions,
     from_mapping,
     load,
@@ -43,6 +44,14 @@ def test_empty_mapping_gives_the_documented_defaults() -> None:
         config.announce.count, config.announce.interval, config.page.outbox,
         config.page.budget, config.page.targets)
     assert not config.holds_secrets
+
+
+def test_the_pair_watch_is_on_every_2_s_by_default_and_0_turns_it_off() -> None:
+    """Defaults as docs/notify.md and the conffile say; 0.5 s is the quickest round."""
+    assert VipsSection(2.0, 6.0, 2) == from_mapping({}).vips
+    assert 0 == from_mapping({"vips": {"watch_interval": 0}}).vips.watch_interval
+    assert VipsSection(0.5, 0, 1) == from_mapping(
+        {"vips": {"watch_interval": 0.5, "settle": 0, "rounds": 1}}).vips
 
 
 def test_values_override_defaults_per_key() -> None:
@@ -173,6 +182,16 @@ def test_invalid_page_target(target: Any, why: str) -> None:
         ({"log": {"target": "lbcheck.jsonl"}}, "[log] target: syslog, stderr or an absolute"),
         ({"log": {"target": "/tmp"}}, "[log] target: /tmp is a directory; name a file in it"),
         ({"haproxy": {"socket": "/run/a\0b"}}, "[haproxy] socket: contains a NUL"),
+        # A round listens 0.25 s and must fit; 0 is off.
+        ({"vips": {"watch_interval": 0.2}}, "[vips] watch_interval: 0 (off) or 0.5..60"),
+        ({"vips": {"watch_interval": 61}}, "[vips] watch_interval: expected a number in 0..60"),
+        ({"vips": {"watch_interval": -1}}, "[vips] watch_interval: expected a number in 0..60"),
+        ({"vips": {"settle": math.inf}}, "[vips] settle: expected a number in 0..300"),
+        ({"vips": {"rounds": 0}}, "[vips] rounds: expected an integer in 1..100, got 0"),
+        ({"vips": {"rounds": 2.0}}, "[vips] rounds: expected an integer, got 2.0"),
+        ({"vips": {"rounds": True}}, "[vips] rounds: expected an integer, got True"),
+        ({"vips": {"interval": 2}}, "[vips]: unknown key(s) interval"),
+        ({"vips": 2}, "[vips] must be a table"),
     ],
 )
 def test_values_that_cannot_work_are_config_errors(raw: dict[str, Any], why: str) -> None:

@@ -21,6 +21,7 @@ SECTIONS = {
     "announce": ["count", "interval"],
     "page": ["outbox", "budget", "flap_window", "sender_give_up", "resend_interval", "target"],
     "notify": ["state_dir", "metrics_file"],
+    "vips": ["watch_interval", "settle", "rounds"],
 }
 TARGET_KEYS = ["type", "url", "routing_key", "api_key", "headers"]
 HOSTILE_TEXT = ["", "/", "/tmp", "relative", "syslog", "stderr", "\0", "a\nb", "\udcff",
@@ -70,7 +71,11 @@ def test_any_mapping_loads_or_is_one_config_error(raw: dict[str, Any]) -> None:
         return
     assert isinstance(config, Config)
     assert all(math.isfinite(v) for v in (config.page.budget, config.announce.interval,
-                                          config.page.flap_window, config.page.sender_give_up))
+                                          config.page.flap_window, config.page.sender_give_up,
+                                          config.vips.watch_interval, config.vips.settle))
+    interval = config.vips.watch_interval
+    assert interval == 0 or 0.5 <= interval <= 60
+    assert type(config.vips.rounds) is int and config.vips.rounds >= 1
 
 
 @settings(max_examples=300, deadline=None,

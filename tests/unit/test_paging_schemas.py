@@ -20,6 +20,7 @@ import pytest
 
 from lbcheck.config import PageTarget
 from lbcheck.notify.events import Event
+from lbcheck.notify.paging import pair
 from lbcheck.notify.paging.policy import RESOLVE, Memory, Page, decide, pending_summary
 from lbcheck.notify.paging.providers import HttpRequest, render
 from tests.support import specs
@@ -31,6 +32,7 @@ jsonschema = pytest.importorskip(
 
 PD = PageTarget("pagerduty", "http://127.0.0.1:9/v2/enqueue", routing_key="R" * 32)
 OG = PageTarget("opsgenie", "http://127.0.0.1:9/v2/alerts", api_key="GK")
+AM = PageTarget("alertmanager", "http://127.0.0.1:9")
 AT = 1_717_250_587.25
 HOST = "lb-prod-eu-central-1-frankfurt-rack42-node07-fra1a"
 NAMES = {
@@ -71,6 +73,31 @@ def pages(name: str, router: str = HOST) -> dict[str, Page]:
 
 CASES = [pytest.param(name, kind, id=f"{label}-{kind}")
          for label, name in NAMES.items() for kind in pages("x")]
+# The pair watch's pages: the longest address of each family, an interface name at its
+# kernel limit (15 bytes), the long host name, both nodes' MACs, a use_vmac pair's three.
+VIPS = {"ipv4": "255.255.255.254", "ipv6": "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"}
+MACS = ("02:00:00:00:01:11", "02:00:00:00:01:12", "00:00:5e:00:01:33")
+
+
+def vip_pages(address: str, router: str = HOST) -> dict[str, Page]:
+    """One page of every kind the pair watch makes, for ``address``."""
+    iface = "ens1f0np0.4094"[:15]
+    split = pair.Holding(3, True, MACS[0], MACS[1:])
+    none = pair.Holding(0, local_states=(("VI_" + "x" * 1000, "FAULT"),))
+    return {
+        "split": pair.trigger(pair.SPLIT, address, iface, router, split, AT),
+        "split-elsewhere": pair.trigger(pair.SPLIT, address, iface, router,
+                                        pair.Holding(2, remote=MACS[1:]), AT),
+        "none": pair.trigger(pair.NONE, address, iface, router, none, AT),
+        "resolve": pair.resolve(pair.SPLIT, address, iface, router, pair.Holding(1), AT + 60),
+        "resolve-gone": pair.resolve(pair.NONE, address, iface, router, None, AT + 60),
+        "resend": pair.resend(pair.NONE, address, iface, router, AT),
+    }
+
+
+VIP_CASES = [pytest.param(address, kind, id=f"{label}-{kind}")
+             for label, address in VIPS.items() for kind in vip_pages("x")]
+HEADLINES = ("SPLIT BRAIN: VIP ", "NO HOLDER: VIP ", "RESOLVED: VIP ")
 
 
 def sent(request: HttpRequest) -> Any:
@@ -150,3 +177,51 @@ def test_the_schemas_do_catch_a_broken_page(
         check({**alert, "priority": "P9"}, opsgenie["create"])
     with pytest.raises(AssertionError, match="undeclared"):
         check({**alert, "mesage": "typo"}, opsgenie["create"])
+
+
+@pytest.mark.parametrize(("address", "kind"), VIP_CASES)
+def test_pair_watch_pages_match_the_pagerduty_spec_and_limits(
+        pagerduty: dict[str, dict[str, Any]], address: str, kind: str) -> None:
+    """Incidents (never change events), summary ≤ 1024 leading with the condition."""
+    page = vip_pages(address)[kind]
+    request = render(page, PD)
+    assert urlsplit(request.url).path == "/v2/enqueue"
+    body = sent(request)
+    check(body, pagerduty["/enqueue"])
+    assert utf16(body["dedup_key"]) <= PD_DEDUP_KEY
+    if "payload" in body:
+        check(body["payload"], pagerduty["/enqueue"]["properties"]["payload"])
+        assert utf16(body["payload"]["summary"]) <= PD_SUMMARY
+        assert body["payload"]["summary"].startswith(HEADLINES)
+        assert address in body["payload"]["summary"]
+
+
+@pytest.mark.parametrize(("address", "kind"), VIP_CASES)
+def test_pair_watch_pages_match_the_opsgenie_spec_and_limits(
+        opsgenie: dict[str, Any], address: str, kind: str) -> None:
+    """A 130-character message still says which condition of which VIP."""
+    page = vip_pages(address)[kind]
+    request = render(page, OG)
+    body = sent(request)
+    if page.action == RESOLVE:
+        check(body, opsgenie["close"])
+        assert utf16(body["note"]) <= OG_DESCRIPTION
+        return
+    check(body, opsgenie["create"])
+    assert utf16(body["message"]) <= OG_MESSAGE
+    assert body["message"].startswith(HEADLINES)
+    assert utf16(body["alias"]) <= OG_ALIAS
+    assert page.summary in body["description"]
+    assert "P1" == body["priority"]
+
+
+@pytest.mark.parametrize(("address", "kind"), VIP_CASES)
+def test_pair_watch_pages_are_postable_alerts(address: str, kind: str) -> None:
+    """Alertmanager's own postableAlerts definition, and labels without the node's name."""
+    validator = jsonschema.Draft4Validator(specs.alertmanager())
+    page = vip_pages(address)[kind]
+    body = sent(render(page, AM))
+    validator.validate(body)
+    [alert] = body
+    assert HOST not in json.dumps(alert["labels"])
+    assert address == alert["labels"]["vip"]

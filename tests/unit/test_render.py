@@ -98,3 +98,28 @@ def test_pipe_in_reason_does_not_split_perfdata() -> None:
     """The plugin output has exactly one '|', the one before the perfdata."""
     outcome = Outcome((Sample("http", State.CRITICAL, "http://lb/health?x=a|b answered 503"),))
     assert 1 == nagios(outcome, "http").count("|")
+
+
+VIPS = Outcome(samples=(
+    Sample("vip 192.0.2.10", State.OK, "held by 1: here", 250.0, (("holders", 1.0),)),
+    Sample("vip 2001:db8:1::10", State.CRITICAL, "held by no node", 250.0,
+           (("holders", 0.0),), ("instance VI_1 on eth0",)),
+))
+
+
+def test_long_probe_names_widen_the_table() -> None:
+    """`vip 2001:db8:1::10` does not push its row out of line: the column is as wide as it."""
+    lines = verbose(VIPS, "vips", 0.8).splitlines()
+
+    rows = [lines[2], *(line for line in lines if line.startswith("  vip "))]
+    assert 1 == len({row.index("VERDICT" if "PROBE" in row else row.split()[2])
+                     for row in rows}), rows
+    assert "  instance VI_1 on eth0" in next(line for line in lines if "instance" in line)
+
+
+def test_probe_names_with_spaces_and_colons_make_valid_perfdata() -> None:
+    perf = nagios(VIPS, "vips").split(" | ")[1].split()
+
+    assert all(PERFDATA.match(item) for item in perf), perf
+    assert ["vip_192.0.2.10_time=0.250000s", "vip_2001_db8_1__10_time=0.250000s",
+            "vip_192.0.2.10_holders=1", "vip_2001_db8_1__10_holders=0"] == perf

@@ -25,7 +25,8 @@ NLM_F_REQUEST, NLM_F_MULTI, NLM_F_DUMP = 0x1, 0x2, 0x300
 NLM_F_DUMP_INTR = 0x10
 RTM_NEWLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR = 16, 18, 20, 22
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_FLAGS = 1, 2, 3, 8
-IFLA_ADDRESS, IFLA_IFNAME = 1, 3
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_LINK, IFLA_LINKINFO = 1, 3, 5, 18
+IFLA_INFO_KIND = 1
 IFF_UP, IFF_RUNNING, IFF_LOWER_UP = 0x1, 0x40, 0x10000
 IFA_F_OPTIMISTIC, IFA_F_DADFAILED, IFA_F_TENTATIVE = 0x04, 0x08, 0x40
 ARPHRD_ETHER = 1
@@ -80,6 +81,8 @@ class Link(NamedTuple):
     type: int  # ARPHRD_*
     flags: int  # IFF_*
     mac: bytes  # IFLA_ADDRESS; empty for links without one
+    lower: int = 0  # IFLA_LINK: a macvlan's parent (a veth's peer); 0 when none
+    kind: str = ""  # IFLA_INFO_KIND: "macvlan", "veth", "bridge"…; "" for a physical NIC
 
     @property
     def up(self) -> bool:
@@ -139,8 +142,11 @@ def parse_link(body: bytes) -> Link:
     _family, hw_type, index, flags, _change = _IFINFOMSG.unpack_from(body)
     attrs = dict(attributes(body[_IFINFOMSG.size:]))
     name = attrs.get(IFLA_IFNAME, b"").rstrip(b"\0").decode(errors="replace")
+    lower = _U32.unpack(attrs[IFLA_LINK][:4])[0] if len(attrs.get(IFLA_LINK, b"")) >= 4 else 0
+    info = dict(attributes(attrs.get(IFLA_LINKINFO, b"")))
+    kind = info.get(IFLA_INFO_KIND, b"").rstrip(b"\0").decode(errors="replace")
     return Link(ifindex=index, name=name, type=hw_type, flags=flags,
-                mac=attrs.get(IFLA_ADDRESS, b""))
+                mac=attrs.get(IFLA_ADDRESS, b""), lower=lower, kind=kind)
 
 
 def attributes(data: bytes) -> Iterator[tuple[int, bytes]]:
