@@ -42,6 +42,7 @@ from tests.lab.topology import VIP4, VIP6, entered, host
 WINDOW = 60.0  # s of steady state per cost measurement
 ROUND_GAP = 0.5  # s: questions further apart than this belong to different rounds
 PAGE_TIMEOUT = 30.0
+STARTED = 5.0  # s after keepalived restarts before its new FIFO reader is measured
 VIPS = (VIP4, VIP6)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ANY4 = b"\0" * 4
@@ -79,14 +80,20 @@ def steady(lab: Lab, window: float, node: str = "n2") -> tuple[dict[str, Frames]
     """For ``window`` s of steady state: each node's questions and the answers to them, on
     its own eth0, and the CPU seconds ``node``'s FIFO reader(s) used."""
     lab.wait_for_master("n1", 25)
+    readers = lab.fifo_readers(node)
+    if not readers:
+        raise LabError(f"{node} runs no FIFO reader")
     counters = {name: _Counter(name) for name in ("n1", "n2")}
     for counter in counters.values():
         counter.start()
-    before = _cpu(lab.fifo_readers(node))
+    before = _cpu(readers)
     time.sleep(window)
-    spent = _cpu(lab.fifo_readers(node)) - before
+    spent = _cpu(readers) - before
     for counter in counters.values():
         counter.stop()
+    if lab.fifo_readers(node) != readers:
+        raise LabError(f"{node}'s FIFO reader changed while measured: {readers} → "
+                       f"{lab.fifo_readers(node)}")
     return {name: counter.frames() for name, counter in counters.items()}, spent
 
 
@@ -99,12 +106,12 @@ class _Counter(threading.Thread):
         self.node = node
         self.sent: list[float] = []
         self.answers = 0
-        self._stop = threading.Event()
+        self._done = threading.Event()
         self._targets4 = {ipaddress.IPv4Address(VIP4).packed}
         self._targets6 = {ipaddress.IPv6Address(VIP6).packed}
 
     def stop(self) -> None:
-        self._stop.set()
+        self._done.set()
         self.join(timeout=5)
 
     def frames(self) -> Frames:
@@ -116,7 +123,7 @@ class _Counter(threading.Thread):
         with entered(host(self.node).netns), socket.socket(
                 socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003)) as sock:
             sock.bind(("eth0", 0))
-            while not self._stop.is_set():
+            while not self._done.is_set():
                 if not select.select([sock], [], [], 0.1)[0]:
                     continue
                 frame, address = sock.recvfrom(2048)
@@ -195,6 +202,7 @@ def _set_interval(lab: Lab, node: str, value: str | None) -> None:
     path.write_text(text)
     lab.restart_keepalived(node)
     lab.wait_for_master("n1", 25)
+    time.sleep(STARTED)  # the new reader's start-up (imports, its first events) is not a round
 
 
 # -- fault to page ---------------------------------------------------------------------------
