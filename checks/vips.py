@@ -28,6 +28,27 @@ StateOf = Callable[[str], "str | None"]  # instance → its last state lbnotify 
 RESERVE = 0.05  # s of the deadline kept for judging, showing and remembering the verdict
 
 
+def select(config_path: str, instances: Sequence[str] = ()) -> list[Vip]:
+    """The VIPs to ask about: every instance's, or only those of ``instances``.
+
+    VipError (bad input: exit 2) for an unreadable config, an instance it does not have or
+    one without VIPs, and a config without any VIP — asking about nothing proves nothing.
+    """
+    from lbcheck.keepalived_conf.vips import VipError, all_vips, load_config
+
+    config = load_config(config_path)
+    found = all_vips(config)
+    for name in instances:
+        if config.instance(name) is None:
+            raise VipError(f"no vrrp_instance {name} in {config_path}")
+        if not any(v.instance == name for v in found):
+            raise VipError(f"vrrp_instance {name} in {config_path} has no VIP")
+    wanted = [v for v in found if not instances or v.instance in instances]
+    if not wanted:
+        raise VipError(f"no VIP in {config_path}")
+    return wanted
+
+
 def run(vips: Sequence[Vip], wait: float, deadline: Deadline, state_of: StateOf
         ) -> list[Sample]:
     """Ask the segment about every VIP at once; one Sample per (address, interface)."""

@@ -173,23 +173,14 @@ def vips(opts: Options, keepalived_config: str | None, instances: tuple[str, ...
     Exit codes: 0 each VIP held once, 1 split brain (held twice) or held by no node,
     2 bad input, 3 could not ask (no CAP_NET_RAW, interface gone).
     """
-    from lbcheck.checks.vips import run
-    from lbcheck.keepalived_conf.vips import VipError, all_vips, load_config
+    from lbcheck.checks.vips import run, select
+    from lbcheck.keepalived_conf.vips import VipError
 
     path = keepalived_config or opts.config.keepalived.config
     try:
-        config = load_config(path)
+        wanted = select(path, instances)
     except VipError as exc:
         raise click.UsageError(str(exc)) from None
-    found = all_vips(config)
-    for name in instances:
-        if config.instance(name) is None:
-            raise click.UsageError(f"no vrrp_instance {name} in {path}")
-        if not any(v.instance == name for v in found):
-            raise click.UsageError(f"vrrp_instance {name} in {path} has no VIP")
-    wanted = [v for v in found if not instances or v.instance in instances]
-    if not wanted:
-        raise click.UsageError(f"no VIP in {path}")
     state_of = _recorded_state(opts.config.notify.state_dir)
     return _finish(opts, "vips", (path, instances),
                    lambda deadline: run(wanted, wait, deadline, state_of))
