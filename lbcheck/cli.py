@@ -25,7 +25,7 @@ from lbcheck.checks.options import (
 from lbcheck.checks.pipeline import Check, run_check
 from lbcheck.config import Config, ConfigError, load
 from lbcheck.deadline import Deadline
-from lbcheck.outcome import EXIT_UNKNOWN, EXIT_USAGE
+from lbcheck.exits import EXIT_UNKNOWN, EXIT_USAGE
 from lbcheck.params import (
     NAME,
     PATH,

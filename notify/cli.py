@@ -13,12 +13,10 @@ from typing import Any
 import click
 
 from lbcheck.config import Config, ConfigError, LogSection, check_secret_permissions, load
+from lbcheck.exits import EXIT_FAILED, EXIT_USAGE
 from lbcheck.notify.events import KINDS, BadEvent, Event, from_notify_args, from_state_hook
 from lbcheck.notify.handlers import Context, handle, write_metrics
 from lbcheck.params import NAME, PATH, Seconds, Text, escape_unprintable, one_line
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
