@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from typing import NamedTuple
 
 import click
 
+from lbcheck import entry
 from lbcheck.checks.options import (
     backend_option,
     haproxy_options,
@@ -23,18 +23,10 @@ from lbcheck.checks.options import (
     socket_option,
 )
 from lbcheck.checks.pipeline import Check, run_check
-from lbcheck.config import Config, ConfigError, load
+from lbcheck.config import Config, load
 from lbcheck.deadline import Deadline
-from lbcheck.exits import EXIT_UNKNOWN, EXIT_USAGE
-from lbcheck.params import (
-    NAME,
-    PATH,
-    URL,
-    Seconds,
-    Text,
-    escape_unprintable,
-    one_line,
-)
+from lbcheck.exits import EXIT_UNKNOWN
+from lbcheck.params import NAME, PATH, URL, Seconds, Text
 
 
 class Options(NamedTuple):
@@ -292,27 +284,12 @@ def _terminated(signum: int, frame: object) -> None:
     os._exit(EXIT_UNKNOWN)
 
 
+# A check that broke or was interrupted could not tell (3), like one keepalived's timeout
+# ended; a click error keeps its own code; usage errors point at --help.
+_POLICY = entry.Policy(broken=EXIT_UNKNOWN, click_error=None, help_hint=True)
+
+
 def main(argv: list[str] | None = None, prog_name: str = "lbcheck") -> None:
     """Entry point: every error becomes one line and a documented exit code."""
     signal.signal(signal.SIGTERM, _terminated)
-    escape_unprintable()
-    try:
-        code = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
-    except click.UsageError as exc:
-        where = exc.ctx.command_path if exc.ctx else prog_name
-        click.echo(one_line(f"{where}: error: {exc.format_message()} (see `{where} --help`)"),
-                   err=True)
-        code = EXIT_USAGE
-    except ConfigError as exc:
-        click.echo(one_line(f"{prog_name}: config error: {exc}"), err=True)
-        code = EXIT_USAGE
-    except click.Abort:
-        code = EXIT_UNKNOWN
-    except click.ClickException as exc:
-        click.echo(one_line(f"{prog_name}: error: {exc.format_message()}"), err=True)
-        code = exc.exit_code
-    except Exception as exc:  # noqa: BLE001 - the one catch-all: a bug is one line, exit 3
-        click.echo(one_line(f"{prog_name}: internal error: {type(exc).__name__}: {exc}"),
-                   err=True)
-        code = EXIT_UNKNOWN
-    sys.exit(code if isinstance(code, int) else 0)
+    entry.run(cli, argv, prog_name, _POLICY)

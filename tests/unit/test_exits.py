@@ -1,7 +1,8 @@
-"""One exit-code table (lbcheck.exits) for both CLIs.
+"""One exit-code table (lbcheck.exits) and one top-level guard (lbcheck.entry) for both CLIs.
 
-keepalived sees nothing but the code, so the numbers are the contract: defined once, and each
-command's help names exactly the codes the table gives it.
+keepalived sees nothing but the code, so the numbers are the contract: defined once, each
+command's help names exactly the codes the table gives it, and the guard turns every error
+into one line and the code the command's policy says — as the two main()s did by hand.
 """
 
 from __future__ import annotations
@@ -11,11 +12,16 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 
 from lbcheck import exits
+from lbcheck.cli import _POLICY as LBCHECK_POLICY
 from lbcheck.cli import cli as lbcheck_cli
 from lbcheck.cli import lint
+from lbcheck.config import ConfigError
+from lbcheck.entry import Policy, run
+from lbcheck.notify.cli import _POLICY as LBNOTIFY_POLICY
 from lbcheck.notify.cli import cli as lbnotify_cli
 from lbcheck.outcome import State
 
@@ -93,3 +99,62 @@ def test_every_state_maps_into_the_table() -> None:
     """A verdict's code is one lbcheck documents, in either convention."""
     assert {s.exit_code for s in State} <= exits.CODES["lbcheck"]
     assert {s.nagios_code for s in State} == exits.CODES["lbcheck --nagios"]
+
+
+class Refused(click.ClickException):
+    """A click error with a code of its own (click's default is 1)."""
+
+    exit_code = 3
+
+
+def _fail(kind: str) -> object:
+    if kind == "usage":
+        raise click.UsageError("bad value")
+    if kind == "config":
+        raise ConfigError("/etc/x.toml: not TOML")
+    if kind == "abort":
+        raise click.Abort()
+    if kind == "click":
+        raise Refused("cannot do that")
+    if kind == "bug":
+        raise RuntimeError("a\nb")
+    return {"one": 1, "none": None}[kind]
+
+
+@click.group()
+def group() -> None:
+    """A stand-in CLI whose commands end each way a real one can."""
+
+
+for _kind in ("usage", "config", "abort", "click", "bug", "one", "none"):
+    group.add_command(click.Command(_kind, callback=lambda kind=_kind: _fail(kind)))
+
+# (argv, lbcheck's stderr and code, lbnotify's stderr and code), as the two main()s had them.
+CASES = [
+    (["usage"], "prog usage: error: bad value (see `prog usage --help`)\n", 2,
+     "prog usage: error: bad value\n", 2),
+    (["config"], "prog: config error: /etc/x.toml: not TOML\n", 2,
+     "prog: config error: /etc/x.toml: not TOML\n", 2),
+    (["abort"], "", 3, "", 1),
+    (["click"], "prog: error: cannot do that\n", 3, "prog: error: cannot do that\n", 1),
+    (["bug"], "prog: internal error: RuntimeError: a\\nb\n", 3,
+     "prog: internal error: RuntimeError: a\\nb\n", 1),
+    (["one"], "", 1, "", 1),
+    (["none"], "", 0, "", 0),
+]
+
+
+@pytest.mark.parametrize(("argv", "check_err", "check_code", "notify_err", "notify_code"), CASES,
+                         ids=[case[0][0] for case in CASES])
+@pytest.mark.parametrize("which", ["lbcheck", "lbnotify"])
+def test_the_guard_gives_each_command_its_own_line_and_code(
+        capsys: pytest.CaptureFixture[str], which: str, argv: list[str], check_err: str,
+        check_code: int, notify_err: str, notify_code: int) -> None:
+    """lbcheck: a bug or an interrupt could not tell (3), a click error keeps its code, usage
+    errors point at --help; lbnotify: all of those are a handler that failed (1)."""
+    policy: Policy = LBCHECK_POLICY if which == "lbcheck" else LBNOTIFY_POLICY
+    with pytest.raises(SystemExit) as exited:
+        run(group, argv, "prog", policy)
+    err, code = (check_err, check_code) if which == "lbcheck" else (notify_err, notify_code)
+    assert (code, err) == (exited.value.code, capsys.readouterr().err)
+    assert exited.value.code in exits.CODES[which]
