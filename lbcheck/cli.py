@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
@@ -28,6 +28,9 @@ from lbcheck.config import Config, load
 from lbcheck.deadline import Deadline
 from lbcheck.exits import EXIT_UNKNOWN
 from lbcheck.params import NAME, PATH, URL, Seconds, Text
+
+if TYPE_CHECKING:
+    from lbcheck.checks.backends import Limit
 
 
 class Options(NamedTuple):
@@ -67,7 +70,7 @@ def cli(ctx: click.Context, verbose: int, as_json: bool, nagios: bool, deadline:
 @haproxy_options
 @click.pass_obj
 def haproxy(opts: Options, socket_path: str | None, master_socket: str | None,
-            pidfile: str | None, limits: tuple) -> int:
+            pidfile: str | None, limits: tuple[Limit, ...]) -> int:
     """Process + stats socket (+ master CLI) (+ backends): what keepalived should run."""
     from lbcheck.checks.haproxy import check
 
@@ -103,7 +106,7 @@ def socket_command(opts: Options, socket_path: str | None) -> int:
 @socket_option
 @backend_option
 @click.pass_obj
-def backends(opts: Options, socket_path: str | None, limits: tuple) -> int:
+def backends(opts: Options, socket_path: str | None, limits: tuple[Limit, ...]) -> int:
     """Enough UP servers in each backend (`show stat`)?"""
     from lbcheck.checks.backends import describe
     from lbcheck.checks.haproxy import backends_sample
@@ -264,7 +267,7 @@ def watch(ctx: click.Context, track_file: str, interval: float, rise: int, fall:
 @haproxy_options
 @click.pass_obj
 def watch_haproxy(opts: WatchOptions, socket_path: str | None, master_socket: str | None,
-                  pidfile: str | None, limits: tuple) -> int:
+                  pidfile: str | None, limits: tuple[Limit, ...]) -> int:
     """The same probes as `lbcheck haproxy`, in-process."""
     from lbcheck.checks.watch.track_file import TrackFile
     from lbcheck.checks.watch.watcher import Watcher

@@ -8,7 +8,7 @@ input or config — always one line, also written to the log, never a traceback.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
 
 import click
 
@@ -184,7 +184,7 @@ def flush(ctx: Context, budget: float, due_only: bool) -> int:
     return 0 if report.waiting == 0 else EXIT_FAILED
 
 
-def _parse(ctx: Context, parse: Any) -> Event:
+def _parse(ctx: Context, parse: Callable[[], Event]) -> Event:
     try:
         return parse()
     except BadEvent as exc:
