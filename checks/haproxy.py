@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from lbcheck.checks import info, process, stats_socket
+from lbcheck.checks.pipeline import Check
 from lbcheck.checks.probe import skipped, timed
 from lbcheck.checks.retry import Exhausted, until_settled
 from lbcheck.config import DEFAULT_PIDFILE
@@ -49,6 +50,12 @@ class HaproxyTarget(NamedTuple):
 
             lines.append(describe(list(self.limits)))
         return tuple(lines)
+
+
+def check(target: HaproxyTarget) -> Check:
+    """The composite as `lbcheck haproxy` and `lbcheck watch … haproxy` both run it: one name,
+    one set of probes and thresholds, so a target is judged alike whichever runs it."""
+    return Check("haproxy", lambda deadline: run(target, deadline), target.thresholds())
 
 
 def run(target: HaproxyTarget, deadline: Deadline) -> list[Sample]:

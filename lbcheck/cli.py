@@ -1,42 +1,36 @@
 """`lbcheck`: the checks keepalived runs as a vrrp_script, and the debugging view for humans.
 
-Commands stay thin: they say which probes to run and hand over to :func:`_finish`, the one
-place that turns samples into an Outcome, shows it and picks the exit code. Only stdlib and
-click are imported on the check path; anything heavier is imported inside the command or
-probe that needs it.
+Commands stay thin: they build a :class:`~lbcheck.checks.pipeline.Check` (which probes, the
+thresholds) and hand over to :func:`_finish`, which runs it through the pipeline the watcher
+shares, shows the Outcome, remembers it and picks the exit code. Only stdlib and click are
+imported on the check path; anything heavier is imported inside the command or probe that
+needs it.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
-import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
+from lbcheck import entry
 from lbcheck.checks.options import (
     backend_option,
     haproxy_options,
     haproxy_target,
     socket_option,
 )
-from lbcheck.config import Config, ConfigError, load
-from lbcheck.deadline import Deadline, DeadlineExceeded
-from lbcheck.outcome import EXIT_UNKNOWN, EXIT_USAGE, Outcome, Sample, State
-from lbcheck.params import (
-    NAME,
-    PATH,
-    URL,
-    Seconds,
-    Text,
-    escape_unprintable,
-    one_line,
-)
+from lbcheck.checks.pipeline import Check, run_check
+from lbcheck.config import Config, load
+from lbcheck.deadline import Deadline
+from lbcheck.exits import EXIT_UNKNOWN
+from lbcheck.params import NAME, PATH, URL, Seconds, Text
 
-Run = Callable[[Deadline], list[Sample]]
+if TYPE_CHECKING:
+    from lbcheck.checks.backends import Limit
 
 
 class Options(NamedTuple):
@@ -76,13 +70,12 @@ def cli(ctx: click.Context, verbose: int, as_json: bool, nagios: bool, deadline:
 @haproxy_options
 @click.pass_obj
 def haproxy(opts: Options, socket_path: str | None, master_socket: str | None,
-            pidfile: str | None, limits: tuple) -> int:
+            pidfile: str | None, limits: tuple[Limit, ...]) -> int:
     """Process + stats socket (+ master CLI) (+ backends): what keepalived should run."""
-    from lbcheck.checks.haproxy import run
+    from lbcheck.checks.haproxy import check
 
     target = haproxy_target(opts.config, socket_path, master_socket, pidfile, limits)
-    return _finish(opts, "haproxy", target, lambda deadline: run(target, deadline),
-                   target.thresholds())
+    return _finish(opts, check(target), target)
 
 
 @cli.command()
@@ -94,7 +87,8 @@ def process(opts: Options, name: str, pidfile: str | None) -> int:
     """Is the process running (zombies, stopped and worker-less masters are not)?"""
     from lbcheck.checks.haproxy import process_sample
 
-    return _finish(opts, "process", (name, pidfile), lambda d: [process_sample(pidfile, d, name)])
+    return _finish(opts, Check("process", lambda d: [process_sample(pidfile, d, name)]),
+                   (name, pidfile))
 
 
 @cli.command(name="socket")
@@ -105,21 +99,21 @@ def socket_command(opts: Options, socket_path: str | None) -> int:
     from lbcheck.checks.haproxy import socket_sample
 
     path = socket_path or opts.config.haproxy.socket
-    return _finish(opts, "socket", path, lambda d: [socket_sample(path, d)])
+    return _finish(opts, Check("socket", lambda d: [socket_sample(path, d)]), path)
 
 
 @cli.command()
 @socket_option
 @backend_option
 @click.pass_obj
-def backends(opts: Options, socket_path: str | None, limits: tuple) -> int:
+def backends(opts: Options, socket_path: str | None, limits: tuple[Limit, ...]) -> int:
     """Enough UP servers in each backend (`show stat`)?"""
     from lbcheck.checks.backends import describe
     from lbcheck.checks.haproxy import backends_sample
 
     path = socket_path or opts.config.haproxy.socket
-    return _finish(opts, "backends", (path, limits),
-                   lambda d: [backends_sample(path, list(limits), d)], (describe(list(limits)),))
+    return _finish(opts, Check("backends", lambda d: [backends_sample(path, list(limits), d)],
+                               (describe(list(limits)),)), (path, limits))
 
 
 @cli.command()
@@ -137,8 +131,9 @@ def http(opts: Options, url: str, status: int | None, contains: str | None) -> i
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter(f"{redact_url(url)!r} is not an http:// or https:// URL",
                                  param_hint="URL")
-    return _finish(opts, "http", (url, status, contains),
-                   lambda d: [timed("http", lambda: http_probe.probe(url, d, status, contains))])
+    check = Check("http", lambda d: [
+        timed("http", lambda: http_probe.probe(url, d, status, contains))])
+    return _finish(opts, check, (url, status, contains))
 
 
 @cli.command()
@@ -153,8 +148,8 @@ def tcp(opts: Options, target: str) -> int:
         tcp_probe.parse_target(target)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="HOST:PORT") from None
-    return _finish(opts, "tcp", target,
-                   lambda d: [timed("tcp", lambda: tcp_probe.probe(target, d))])
+    check = Check("tcp", lambda d: [timed("tcp", lambda: tcp_probe.probe(target, d))])
+    return _finish(opts, check, target)
 
 
 @cli.command()
@@ -182,8 +177,8 @@ def vips(opts: Options, keepalived_config: str | None, instances: tuple[str, ...
     except VipError as exc:
         raise click.UsageError(str(exc)) from None
     state_of = _recorded_state(opts.config.notify.state_dir)
-    return _finish(opts, "vips", (path, instances),
-                   lambda deadline: run(wanted, wait, deadline, state_of))
+    return _finish(opts, Check("vips", lambda deadline: run(wanted, wait, deadline, state_of)),
+                   (path, instances))
 
 
 def _recorded_state(state_dir: str) -> Callable[[str], str | None]:
@@ -272,7 +267,7 @@ def watch(ctx: click.Context, track_file: str, interval: float, rise: int, fall:
 @haproxy_options
 @click.pass_obj
 def watch_haproxy(opts: WatchOptions, socket_path: str | None, master_socket: str | None,
-                  pidfile: str | None, limits: tuple) -> int:
+                  pidfile: str | None, limits: tuple[Limit, ...]) -> int:
     """The same probes as `lbcheck haproxy`, in-process."""
     from lbcheck.checks.watch.track_file import TrackFile
     from lbcheck.checks.watch.watcher import Watcher
@@ -298,17 +293,15 @@ def _not_a_file(path: str) -> str | None:
     return None if os.path.isdir(directory) else f"directory {directory} does not exist"
 
 
-def _finish(opts: Options, command: str, params: object, run: Run,
-            thresholds: tuple[str, ...] = ()) -> int:
-    """Run the probes under one deadline, show the outcome, remember it, pick the exit code."""
+def _finish(opts: Options, check: Check, params: object) -> int:
+    """Run the check under one deadline, show the outcome, remember it, pick the exit code.
+
+    ``params`` tell this check from another of the same command (other socket, other limits)
+    in the state directory.
+    """
+    command = check.name
     deadline = Deadline(opts.deadline)
-    started = time.perf_counter()
-    try:
-        with deadline.guard():
-            samples = run(deadline)
-    except DeadlineExceeded as exc:
-        samples = [Sample(command, State.UNKNOWN, str(exc))]
-    outcome = Outcome(tuple(samples), (time.perf_counter() - started) * 1000, thresholds)
+    outcome = run_check(check, deadline)
 
     from lbcheck.checks.transitions import log_transition, remember, state_key
 
@@ -342,27 +335,12 @@ def _terminated(signum: int, frame: object) -> None:
     os._exit(EXIT_UNKNOWN)
 
 
+# A check that broke or was interrupted could not tell (3), like one keepalived's timeout
+# ended; a click error keeps its own code; usage errors point at --help.
+_POLICY = entry.Policy(broken=EXIT_UNKNOWN, click_error=None, help_hint=True)
+
+
 def main(argv: list[str] | None = None, prog_name: str = "lbcheck") -> None:
     """Entry point: every error becomes one line and a documented exit code."""
     signal.signal(signal.SIGTERM, _terminated)
-    escape_unprintable()
-    try:
-        code = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
-    except click.UsageError as exc:
-        where = exc.ctx.command_path if exc.ctx else prog_name
-        click.echo(one_line(f"{where}: error: {exc.format_message()} (see `{where} --help`)"),
-                   err=True)
-        code = EXIT_USAGE
-    except ConfigError as exc:
-        click.echo(one_line(f"{prog_name}: config error: {exc}"), err=True)
-        code = EXIT_USAGE
-    except click.Abort:
-        code = EXIT_UNKNOWN
-    except click.ClickException as exc:
-        click.echo(one_line(f"{prog_name}: error: {exc.format_message()}"), err=True)
-        code = exc.exit_code
-    except Exception as exc:  # noqa: BLE001 - the one catch-all: a bug is one line, exit 3
-        click.echo(one_line(f"{prog_name}: internal error: {type(exc).__name__}: {exc}"),
-                   err=True)
-        code = EXIT_UNKNOWN
-    sys.exit(code if isinstance(code, int) else 0)
+    entry.run(cli, argv, prog_name, _POLICY)

@@ -10,6 +10,16 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
+from lbcheck.exits import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    NAGIOS_CRITICAL,
+    NAGIOS_OK,
+    NAGIOS_UNKNOWN,
+    NAGIOS_WARNING,
+)
+
 
 class State(IntEnum):
     OK = 0
@@ -20,7 +30,7 @@ class State(IntEnum):
     @property
     def exit_code(self) -> int:
         """keepalived's view: 0 healthy (WARN too), 1 unhealthy, 3 could not tell."""
-        return _EXIT_CODES[self]
+        return _KEEPALIVED_CODES[self]
 
     @property
     def nagios_code(self) -> int:
@@ -28,11 +38,10 @@ class State(IntEnum):
         return _NAGIOS_CODES[self]
 
 
-_EXIT_CODES = {State.OK: 0, State.WARN: 0, State.CRITICAL: 1, State.UNKNOWN: 3}
-_NAGIOS_CODES = {State.OK: 0, State.WARN: 1, State.CRITICAL: 2, State.UNKNOWN: 3}
-
-EXIT_USAGE = 2
-EXIT_UNKNOWN = 3
+_KEEPALIVED_CODES = {State.OK: EXIT_OK, State.WARN: EXIT_OK, State.CRITICAL: EXIT_FAILED,
+                     State.UNKNOWN: EXIT_UNKNOWN}
+_NAGIOS_CODES = {State.OK: NAGIOS_OK, State.WARN: NAGIOS_WARNING, State.CRITICAL: NAGIOS_CRITICAL,
+                 State.UNKNOWN: NAGIOS_UNKNOWN}
 
 
 class ProbeError(Exception):

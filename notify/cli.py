@@ -8,17 +8,16 @@ input or config — always one line, also written to the log, never a traceback.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
 
 import click
 
-from lbcheck.config import Config, ConfigError, LogSection, check_secret_permissions, load
+from lbcheck import entry
+from lbcheck.config import Config, LogSection, check_secret_permissions, load
+from lbcheck.exits import EXIT_FAILED
 from lbcheck.notify.events import KINDS, BadEvent, Event, from_notify_args, from_state_hook
 from lbcheck.notify.handlers import Context, handle, write_metrics
-from lbcheck.params import NAME, PATH, Seconds, Text, escape_unprintable, one_line
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+from lbcheck.params import NAME, PATH, Seconds, Text
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -185,7 +184,7 @@ def flush(ctx: Context, budget: float, due_only: bool) -> int:
     return 0 if report.waiting == 0 else EXIT_FAILED
 
 
-def _parse(ctx: Context, parse: Any) -> Event:
+def _parse(ctx: Context, parse: Callable[[], Event]) -> Event:
     try:
         return parse()
     except BadEvent as exc:
@@ -203,26 +202,12 @@ def with_event_command(argv: list[str]) -> list[str]:
     return argv
 
 
+# lbnotify documents 0/1/2 only: a bug, an interrupt or a command's own click error is a
+# handler that failed (1).
+_POLICY = entry.Policy(broken=EXIT_FAILED, click_error=EXIT_FAILED)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error is one line on stderr and a documented exit code."""
-    argv = with_event_command(list(sys.argv[1:] if argv is None else argv))
-    escape_unprintable()
-    try:
-        code = cli.main(args=argv, prog_name="lbnotify", standalone_mode=False)
-    except click.UsageError as exc:
-        where = exc.ctx.command_path if exc.ctx else "lbnotify"
-        click.echo(one_line(f"{where}: error: {exc.format_message()}"), err=True)
-        code = EXIT_USAGE
-    except ConfigError as exc:
-        click.echo(one_line(f"lbnotify: config error: {exc}"), err=True)
-        code = EXIT_USAGE
-    except click.ClickException as exc:
-        click.echo(one_line(f"lbnotify: error: {exc.format_message()}"), err=True)
-        code = EXIT_FAILED
-    except click.Abort:
-        code = EXIT_FAILED
-    except Exception as exc:  # noqa: BLE001 - the one catch-all: a bug is one line, exit 1
-        click.echo(one_line(f"lbnotify: internal error: {type(exc).__name__}: {exc}"),
-                   err=True)
-        code = EXIT_FAILED
-    sys.exit(code if isinstance(code, int) else 0)
+    entry.run(cli, with_event_command(list(sys.argv[1:] if argv is None else argv)), "lbnotify",
+              _POLICY)

@@ -13,14 +13,15 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from lbcheck.checks.haproxy import HaproxyTarget, run
+from lbcheck.checks.haproxy import HaproxyTarget, check
+from lbcheck.checks.pipeline import run_check
 from lbcheck.checks.transitions import log_transition
 from lbcheck.checks.watch.deathwatch import DeathWatch, haproxy_pids
 from lbcheck.checks.watch.hysteresis import Hysteresis
 from lbcheck.checks.watch.track_file import TrackFile
 from lbcheck.config import LogSection
 from lbcheck.deadline import Deadline, DeadlineExceeded
-from lbcheck.outcome import Outcome, Sample, State
+from lbcheck.outcome import Outcome
 
 if TYPE_CHECKING:
     from lbcheck.checks.watch.metrics import CheckMetrics
@@ -55,15 +56,9 @@ class Watcher:
         self._failing: dict[str, str] = {}  # "track"/"metrics" → the error last logged
 
     def cycle(self) -> Outcome:
-        """One check: probes under the deadline, hysteresis, track file, log, metrics."""
-        deadline = Deadline(self.deadline)
-        started = time.perf_counter()
-        try:
-            with deadline.guard():
-                samples = run(self.target, deadline)
-        except DeadlineExceeded as exc:
-            samples = [Sample("haproxy", State.UNKNOWN, str(exc))]
-        outcome = Outcome(tuple(samples), (time.perf_counter() - started) * 1000)
+        """One check (the spawned `lbcheck haproxy`'s, built afresh: the pidfile it resolves
+        may appear later), then hysteresis, track file, log, metrics."""
+        outcome = run_check(check(self.target), Deadline(self.deadline))
         was = self.verdict.healthy
         changed = self.verdict.update(outcome.state.exit_code == 0)  # always, on the first
         self.write_track(self.value(outcome))

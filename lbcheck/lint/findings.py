@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
+from lbcheck.exits import EXIT_FAILED, EXIT_OK
+
 SEVERITIES = ("error", "warning", "info")
 
 
@@ -47,4 +49,4 @@ def as_json(findings: list[Finding], notes: list[str], keepalived: str | None = 
 
 
 def exit_code(findings: list[Finding]) -> int:
-    return 1 if any(f.severity == "error" for f in findings) else 0
+    return EXIT_FAILED if any(f.severity == "error" for f in findings) else EXIT_OK

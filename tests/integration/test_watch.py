@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,12 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from lbcheck.checks.backends import parse_limit
+from lbcheck.checks.options import haproxy_target
 from lbcheck.checks.watch.metrics import DEPRECATED_STATE_GAUGE
+from lbcheck.checks.watch.track_file import TrackFile
+from lbcheck.checks.watch.watcher import Watcher
+from lbcheck.config import load
 from tests.conftest import BIN
 from tests.integration.conftest import Checker
 from tests.support.haproxy import Haproxy
@@ -257,3 +263,25 @@ def test_master_worker_reload_then_hung_worker(tmp_path: Path, haproxy_mw: Hapro
     finally:
         watcher.proc.kill()
         watcher.proc.wait(timeout=5)
+
+
+def test_the_watcher_judges_as_the_spawned_check(tmp_path: Path, haproxy_mw: Haproxy,
+                                                 check: Checker) -> None:
+    """One target, one pipeline: a watcher cycle and `lbcheck --json haproxy` run the same
+    probes to the same states and carry the same thresholds (master CLI and backends too)."""
+    paths = (haproxy_mw.socket, haproxy_mw.master_socket, haproxy_mw.pidfile)
+    result = check("--json", "haproxy", "--socket", paths[0], "--master-socket", paths[1],
+                   "--pidfile", paths[2], "--backend", "app")
+    spawned = json.loads(result.stdout)
+    config = load(check.env["LBCHECK_CONFIG"])
+    watcher = Watcher(haproxy_target(config, *paths, (parse_limit("app"),)),
+                      TrackFile(str(tmp_path / "track")), 0.2, 1, 1, 0.8, config.log)
+    try:
+        watched = watcher.cycle()
+    finally:
+        watcher.deaths.close()
+    assert (0, "OK") == (result.returncode, spawned["state"]), result.stdout
+    assert ("OK", spawned["thresholds"]) == (watched.state.name, list(watched.thresholds))
+    assert [(p["name"], p["state"]) for p in spawned["probes"]] == [
+        (s.probe, s.state.name) for s in watched.samples]
+    assert ["process", "socket", "master", "backends"] == [s.probe for s in watched.samples]

@@ -11,32 +11,12 @@ from hypothesis import strategies as st
 from lbcheck.link.frames import gratuitous_arp, neighbor_advertisement, unsolicited_na
 from lbcheck.notify.announce import bursts
 from lbcheck.notify.announce.bursts import AnnounceError, AnnounceResult, parse_addresses
+from tests.support.checksum import ipv6_addresses, macs, ones_complement_sum, pseudo_header
 
 MAC = bytes.fromhex("020000000001")
 VIP4 = ipaddress.IPv4Address("192.0.2.100")
 VIP6 = ipaddress.IPv6Address("2001:db8:1::100")
 ALL_NODES = ipaddress.IPv6Address("ff02::1")
-
-macs = st.binary(min_size=6, max_size=6)
-ipv6_addresses = st.integers(min_value=0, max_value=2**128 - 1).map(ipaddress.IPv6Address)
-
-
-def ones_complement_sum(data: bytes) -> int:
-    """RFC 1071 §1 as written: add 16-bit words, carrying out of the top back into the bottom."""
-    if len(data) % 2:
-        data += b"\x00"
-    total = 0
-    for i in range(0, len(data), 2):
-        total += (data[i] << 8) | data[i + 1]
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
-
-
-def pseudo_header(source: ipaddress.IPv6Address, destination: ipaddress.IPv6Address,
-                  length: int) -> bytes:
-    """RFC 8200 §8.1: source, destination, 32-bit upper-layer length, 3 zero bytes, 58."""
-    return source.packed + destination.packed + length.to_bytes(4, "big") + bytes([0, 0, 0, 58])
-
 
 def test_gratuitous_arp_is_a_broadcast_request_for_the_vip_from_our_mac() -> None:
     """IPv4: what keepalived sends — ARP request, broadcast, sender IP = target IP = VIP."""

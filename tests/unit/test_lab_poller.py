@@ -76,6 +76,11 @@ def test_requests_keep_their_schedule_while_the_server_hangs() -> None:
     v4 = sorted((r for r in seen if r["family"] == "ipv4"), key=lambda r: r["t"])
     assert all(r["ok"] and r["node"] == "n1" for r in v4)  # held, then answered: none failed
     starts = [r["t"] - started for r in v4]
-    assert max(b - a for a, b in pairwise(starts)) < 0.1  # never waited for an answer
+    # Never waited for an answer: requests kept starting through the 0.4 s hang (a client
+    # waiting for each answer would show one gap of 0.4 s and none inside it). The bounds
+    # leave room for a loaded 2-core machine's scheduling; the property does not need tight
+    # timing, and timing itself is bin/bench's job.
+    assert max(b - a for a, b in pairwise(starts)) < 0.25
+    assert sum(1 for t in starts if 0.35 <= t <= 0.65) >= 5
     gap = outage(v4, "ipv4", started + 0.3)
-    assert 0.3 <= gap < 0.55, gap  # the 0.4 s hang, within a tick or two of scheduling
+    assert 0.3 <= gap < 0.8, gap  # the 0.4 s hang, within scheduling slack

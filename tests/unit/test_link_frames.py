@@ -22,6 +22,7 @@ from lbcheck.link.frames import (
     solicited_node,
     unsolicited_na,
 )
+from tests.support.checksum import ipv6_addresses, macs, ones_complement_sum, pseudo_header
 
 OURS = bytes.fromhex("020000000001")
 HOLDER = bytes.fromhex("020000000112")
@@ -31,28 +32,15 @@ VIP6 = ipaddress.IPv6Address("2001:db8:1::100")
 LINK_LOCAL = ipaddress.IPv6Address("fe80::1")
 ALL_NODES = ipaddress.IPv6Address("ff02::1")
 
-macs = st.binary(min_size=6, max_size=6)
-ipv6_addresses = st.integers(min_value=0, max_value=2**128 - 1).map(ipaddress.IPv6Address)
 unicast6 = ipv6_addresses.filter(lambda a: not a.is_multicast)
-
-
-def ones_complement_sum(data: bytes) -> int:
-    """RFC 1071 §1 as written: add 16-bit words, carrying out of the top back into the bottom."""
-    if len(data) % 2:
-        data += b"\x00"
-    total = 0
-    for i in range(0, len(data), 2):
-        total += (data[i] << 8) | data[i + 1]
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
 
 
 def icmpv6_sums_to_ffff(frame: bytes) -> bool:
     """The receiver's check (RFC 4443 §2.3): pseudo-header + message sum to 0xffff."""
     source, destination = frame[22:38], frame[38:54]
     message = frame[54:54 + int.from_bytes(frame[18:20], "big")]
-    pseudo = source + destination + len(message).to_bytes(4, "big") + bytes([0, 0, 0, 58])
-    return ones_complement_sum(pseudo + message) == 0xFFFF
+    return ones_complement_sum(pseudo_header(source, destination, len(message))
+                               + message) == 0xFFFF
 
 
 def advertisement(source_mac: bytes, source: ipaddress.IPv6Address,
@@ -66,7 +54,7 @@ def advertisement(source_mac: bytes, source: ipaddress.IPv6Address,
         message += options
     elif option_mac is not None:
         message += b"\x02\x01" + option_mac
-    pseudo = source.packed + destination.packed + len(message).to_bytes(4, "big") + b"\0\0\0:"
+    pseudo = pseudo_header(source, destination, len(message))
     message[2:4] = (~ones_complement_sum(pseudo + bytes(message)) & 0xFFFF).to_bytes(2, "big")
     ip6 = (b"\x60\x00\x00\x00" + len(message).to_bytes(2, "big") + bytes([58, hop_limit])
            + source.packed + destination.packed)

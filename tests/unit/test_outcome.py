@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lbcheck.outcome import EXIT_UNKNOWN, EXIT_USAGE, Outcome, ProbeError, Sample, State
+from lbcheck.exits import EXIT_UNKNOWN, EXIT_USAGE
+from lbcheck.outcome import Outcome, ProbeError, Sample, State
 
 
 def test_states_are_ordered_worst_last() -> None:
