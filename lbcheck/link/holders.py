@@ -15,10 +15,20 @@ IPv4, a neighbour solicitation for IPv6 (:mod:`lbcheck.link.frames`) — and cou
   ``proxied``, never a holder. Without a usable link-local address we fall back to the DAD
   form (from ``::``), whose answers go to all nodes like any unsolicited NA.
 
-Replies are counted, not MACs: with keepalived's ``use_vmac`` two masters answer from the
-same virtual MAC 00:00:5e:00:01:VRID. This host counts when the address is on the interface
-or on a macvlan/ipvlan on it (where ``use_vmac``/``use_ipvlan`` put it; rtnetlink says so):
-we never hear our own answer.
+Replies are counted, not MACs, where a MAC can stand for two hosts: with keepalived's
+``use_vmac`` two masters answer from the same virtual MAC 00:00:5e:00:01:VRID (IPv6:
+00:00:5e:00:02:VRID), so each reply from a VRRP virtual MAC counts. Any other MAC counts once
+per VIP: a host's own MAC is one host, however many answers it sent. This host counts when
+the address is on the interface or on a macvlan/ipvlan on it (where ``use_vmac``/``use_ipvlan``
+put it; rtnetlink says so): we never hear our own answer.
+
+One asker at a time per host and network namespace: the answers to a question go to the
+asking host's MAC (IPv6: its link-local address), so two askers on one host — the FIFO
+reader's round and an `lbcheck vips` — would each hear the other's answers, and a virtual MAC's
+answers cannot be told apart. ``ask`` takes ``LOCK_DIR/ask-NETNS.lock`` (flock, waited for
+within the deadline; "cannot tell" when another asker held it throughout). Where the lock
+cannot be had at all (not root, an unsafe directory), it asks without: a host MAC still
+counts once.
 
 Bounded: one socket per family and interface, the sockets opened with a BPF filter before
 they are bound (so no other traffic of a busy load balancer is ever queued to us), reads
@@ -30,8 +40,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import ipaddress
 import math
+import os
 import select
 import socket
 import struct
@@ -52,6 +64,12 @@ MIN_LISTEN = 0.02  # s: a LAN answers within a millisecond; less than this is no
 RECV_SIZE = 2048  # an ARP reply or an NA is well under 200 bytes; the rest is truncated
 NETLINK_TIMEOUT = 0.5
 NEEDS_CAP = "needs CAP_NET_RAW (run as root or grant the capability)"
+LOCK_DIR = "/run/lbcheck"  # root's, 0755 (lbcheck's state dir): a lock there is not plantable
+LOCK_WAIT = 1.0  # s at most for another asker to finish (one holds it for ~``wait``)
+LOCK_POLL = 0.01
+# keepalived's virtual MACs (RFC 5798 §7.3): 00:00:5e:00:01:VRID (IPv4), :02: (IPv6). Two
+# masters with use_vmac answer from the same one, so their replies are counted one by one.
+VRRP_MAC_PREFIXES = ("00:00:5e:00:01:", "00:00:5e:00:02:")
 STACKED = ("macvlan", "ipvlan")  # where keepalived's use_vmac / use_ipvlan put the VIPs
 
 # <linux/if_packet.h>, <asm-generic/socket.h>
@@ -208,6 +226,57 @@ class _Listener:
 
 def _ask(questions: list[_Question], wait: float, deadline: Deadline | None,
          held: list[netlink.Address]) -> None:
+    if not any(q.error is None for q in questions):
+        return
+    lock = _take_lock(wait, deadline)
+    try:
+        if lock == _BUSY:
+            for q in questions:
+                if q.error is None:
+                    q.error = ("another asker on this host held the segment throughout: "
+                               "cannot tell")
+            return
+        _ask_unlocked(questions, wait, deadline)
+    finally:
+        if lock >= 0:
+            os.close(lock)
+
+
+_BUSY = -2  # _take_lock: another asker held it until our time ran out
+_NO_LOCK = -1  # _take_lock: no lock to be had here (ask without)
+
+
+def _take_lock(wait: float, deadline: Deadline | None) -> int:
+    """The host's ask lock (a descriptor to close), _NO_LOCK, or _BUSY (see the docstring).
+
+    Waited for until LOCK_WAIT passes or only ``wait`` of the deadline is left to listen in.
+    """
+    from lbcheck.files import open_lock
+
+    try:
+        os.makedirs(LOCK_DIR, mode=0o755, exist_ok=True)
+        path = os.path.join(LOCK_DIR, f"ask-{os.stat('/proc/self/ns/net').st_ino}.lock")
+        fd = open_lock(path)
+    except OSError:
+        return _NO_LOCK
+    give_up = time.monotonic() + LOCK_WAIT
+    if deadline is not None:
+        give_up = min(give_up, deadline.expires - wait)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= give_up:
+                os.close(fd)
+                return _BUSY
+            time.sleep(LOCK_POLL)
+        except OSError:
+            os.close(fd)
+            return _NO_LOCK
+
+
+def _ask_unlocked(questions: list[_Question], wait: float, deadline: Deadline | None) -> None:
     end = time.monotonic() + wait
     if deadline is not None:
         end = min(end, deadline.expires)
@@ -337,7 +406,7 @@ def _judge(listener: _Listener, frame: bytes) -> None:
             return
         q = listener.questions.get(reply.sender_ip)
         if q is not None and q.error is None:
-            q.remote.append(frames.mac_text(reply.sender_mac))
+            _count(q.remote, frames.mac_text(reply.sender_mac))
         return
     advert = frames.parse_advertisement(frame)
     if advert is None:
@@ -348,7 +417,13 @@ def _judge(listener: _Listener, frame: bytes) -> None:
     if q.source != frames.UNSPECIFIED6 and not (
             advert.solicited and advert.destination_ip == q.source):
         return  # not an answer to our question: an announcement, or the peer's answer
-    (q.remote if advert.override else q.proxied).append(frames.mac_text(advert.mac))
+    _count(q.remote if advert.override else q.proxied, frames.mac_text(advert.mac))
+
+
+def _count(seen: list[str], mac: str) -> None:
+    """A host's MAC once per VIP; each reply from a VRRP virtual MAC (see the docstring)."""
+    if mac not in seen or mac.startswith(VRRP_MAC_PREFIXES):
+        seen.append(mac)
 
 
 # -- classic BPF --------------------------------------------------------------------------

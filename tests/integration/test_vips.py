@@ -534,3 +534,31 @@ def test_without_a_link_local_address_it_asks_the_dad_way(segment: Segment) -> N
     assert f"held by 1: {N2}" == found["vip 2001:db8:1::11"]
     assert f"held by 2: here ({N1}) and {N2} (split brain)" == found["vip 2001:db8:1::12"]
     assert f"held by 1: {N2}" == found["vip 2001:db8:1::13"]  # the proxy is still not one
+
+
+def test_askers_on_one_host_take_turns_and_a_held_turn_is_could_not_tell(
+        segment: Segment) -> None:
+    """Answers go to the asking host, so two askers at once on one host would each count the
+    other's: they take turns under the host's ask lock. Held by another asker for longer than
+    the deadline allows, the run says it cannot tell (3) — never a count; released, it asks."""
+    import fcntl
+
+    from lbcheck.files import open_lock
+    from lbcheck.link import holders
+
+    inode = subprocess.run(
+        ["ip", "netns", "exec", segment.names["n1"], "stat", "-L", "-c", "%i",
+         "/proc/self/ns/net"], capture_output=True, text=True, timeout=10, check=True).stdout
+    os.makedirs(holders.LOCK_DIR, mode=0o755, exist_ok=True)
+    fd = open_lock(os.path.join(holders.LOCK_DIR, f"ask-{inode.strip()}.lock"))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        held = segment.lbcheck("--json", "vips", "--instance", "VI_HERE")
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        free = segment.lbcheck("--json", "vips", "--instance", "VI_HERE")
+    finally:
+        os.close(fd)
+    assert 3 == held.code, held
+    assert all("another asker on this host" in r for r in reasons(held).values()), held
+    assert held.seconds < 0.8 + 1.0  # the deadline (0.8 s) bounds the wait, plus start-up
+    assert 0 == free.code, free
