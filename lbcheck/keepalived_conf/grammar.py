@@ -59,10 +59,14 @@ _TOKEN = re.compile(r'([{}])|([#!])|((?:[^\s{}"#!]++|"[^"]*+"?+)++)|\s++')
 
 
 class KeepalivedConfError(Exception):
-    """The file cannot be read or is not keepalived's grammar; the message has file:line."""
+    """The file cannot be read or is not keepalived's grammar; the message has file:line.
+
+    Line 0 is the file as a whole (it cannot be read): the message then names the file
+    itself, and a ``file:0:`` prefix would only repeat it.
+    """
 
     def __init__(self, file: str, line: int, message: str) -> None:
-        super().__init__(f"{file}:{line}: {message}")
+        super().__init__(f"{file}:{line}: {message}" if line else message)
         self.file = file
         self.line = line
 

@@ -133,3 +133,11 @@ def test_track_file_blocks_old_and_new_names() -> None:
                         "vrrp_track_process c {\n process haproxy\n weight -10\n}\n")
     assert [("a", "/run/a", 0), ("b", "/run/b", 1), ("c", "haproxy", -10)] == [
         (t.name, t.target, t.weight) for t in config.trackers.values()]
+
+
+def test_a_file_that_cannot_be_read_is_named_once(tmp_path: Path) -> None:
+    """A file-level error (line 0) is "cannot read PATH: why", not "PATH:0: cannot read PATH"."""
+    missing = tmp_path / "keepalived.conf"
+    with pytest.raises(KeepalivedConfError) as caught:
+        load(str(missing))
+    assert f"cannot read {missing}: No such file or directory" == str(caught.value)
