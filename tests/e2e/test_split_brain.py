@@ -232,14 +232,20 @@ def test_haproxy_down_on_both_is_held_by_no_node_and_paged(pair: Lab) -> None:
 def test_two_askers_on_one_node_count_each_holder_once(pair: Lab) -> None:
     """`lbcheck vips` run by hand (or by a monitoring agent) while the FIFO reader's round
     asks too: the holder answers both questions, both answers reach both askers on the same
-    MAC — neither may count the holder twice (a split brain that is not there)."""
+    MAC — neither may count the holder twice (a split brain that is not there). The askers
+    take turns; one whose turn did not come within its deadline (two others ahead of it) says
+    it cannot tell, which is honest — but never a count of 2, and most runs do count."""
     lab = pair
     with ThreadPoolExecutor(max_workers=2) as pool:
         verdicts = [v for _ in range(ASKER_PAIRS)
                     for v in pool.map(lambda _: vips_check(lab, "n2"), range(2))]
-    counts = [{vip: p["metrics"].get("holders") for vip, p in v.vips.items()} for v in verdicts]
-    assert [{VIP4: 1, VIP6: 1}] * len(counts) == counts, [v.output for v in verdicts
-                                                          if v.code != 0]
+    counted = [v for v in verdicts if v.code != 3]
+    waited = [v for v in verdicts if v.code == 3]
+    assert all(v.code == 0 and {vip: p["metrics"].get("holders") for vip, p in v.vips.items()}
+               == {VIP4: 1, VIP6: 1} for v in counted), [v.output for v in counted]
+    assert all("another asker on this host" in p["reason"] for v in waited
+               for p in v.vips.values()), [v.output for v in waited]
+    assert len(counted) > len(verdicts) // 2, [v.output for v in verdicts]
 
 
 # -- no false alarm: a proxying backup ---------------------------------------------------------
