@@ -34,8 +34,10 @@ parents: the path is the operator's (``/run``, ``/var/lib`` are root's).
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
+import time
 from contextlib import suppress
 
 TEMP_PREFIX = ".tmp-"  # write_atomic's temp names: ".tmp-NAME.<16 hex digits>"
@@ -226,3 +228,23 @@ def open_lock(path: str | os.PathLike[str]) -> int:
         os.close(fd)
         raise
     return fd
+
+
+LOCK_POLL = 0.002  # s between tries of a bounded wait: short next to any holder's hold
+
+
+def flock_within(fd: int, timeout: float) -> bool:
+    """Exclusive flock, polling LOCK_NB for at most ``timeout`` s; False if still held.
+
+    Bounded, so a wedged holder (another root process, or a stopped one) can never hang a
+    hook or a check: the caller decides what "still held" means.
+    """
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= end:
+                return False
+            time.sleep(LOCK_POLL)

@@ -82,16 +82,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from lbcheck.files import check_dir, open_lock
+from lbcheck.files import check_dir, flock_within, open_lock
 from lbcheck.notify.events import Event
 from lbcheck.notify.names import file_stem
-
-POLL = 0.002  # s between tries of a bounded wait: short next to any holder's hold
 
 
 class LockError(Exception):
@@ -185,19 +182,3 @@ def lock_dir(state_dir: str | os.PathLike[str]) -> Path:
     locks = state / "locks"
     locks.mkdir(mode=0o700, exist_ok=True)
     return locks
-
-
-def flock_within(fd: int, timeout: float) -> bool:
-    """Exclusive flock, polling LOCK_NB for at most ``timeout`` s; False if still held.
-
-    Bounded, so a wedged holder can never hang one of keepalived's hooks.
-    """
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= end:
-                return False
-            time.sleep(POLL)

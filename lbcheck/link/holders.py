@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
 import ipaddress
 import math
 import os
@@ -66,7 +65,6 @@ NETLINK_TIMEOUT = 0.5
 NEEDS_CAP = "needs CAP_NET_RAW (run as root or grant the capability)"
 LOCK_DIR = "/run/lbcheck"  # root's, 0755 (lbcheck's state dir): a lock there is not plantable
 LOCK_WAIT = 1.0  # s at most for another asker to finish (one holds it for ~``wait``)
-LOCK_POLL = 0.01
 # keepalived's virtual MACs (RFC 5798 §7.3): 00:00:5e:00:01:VRID (IPv4), :02: (IPv6). Two
 # masters with use_vmac answer from the same one, so their replies are counted one by one.
 VRRP_MAC_PREFIXES = ("00:00:5e:00:01:", "00:00:5e:00:02:")
@@ -251,7 +249,7 @@ def _take_lock(wait: float, deadline: Deadline | None) -> int:
 
     Waited for until LOCK_WAIT passes or only ``wait`` of the deadline is left to listen in.
     """
-    from lbcheck.files import open_lock
+    from lbcheck.files import flock_within, open_lock
 
     try:
         os.makedirs(LOCK_DIR, mode=0o755, exist_ok=True)
@@ -259,21 +257,15 @@ def _take_lock(wait: float, deadline: Deadline | None) -> int:
         fd = open_lock(path)
     except OSError:
         return _NO_LOCK
-    give_up = time.monotonic() + LOCK_WAIT
-    if deadline is not None:
-        give_up = min(give_up, deadline.expires - wait)
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    budget = LOCK_WAIT if deadline is None else min(LOCK_WAIT, deadline.remaining() - wait)
+    try:
+        if flock_within(fd, max(0.0, budget)):
             return fd
-        except BlockingIOError:
-            if time.monotonic() >= give_up:
-                os.close(fd)
-                return _BUSY
-            time.sleep(LOCK_POLL)
-        except OSError:
-            os.close(fd)
-            return _NO_LOCK
+    except OSError:
+        os.close(fd)
+        return _NO_LOCK
+    os.close(fd)
+    return _BUSY
 
 
 def _ask_unlocked(questions: list[_Question], wait: float, deadline: Deadline | None) -> None:
