@@ -1,12 +1,15 @@
 """keepalived.conf text → a tree of statements, each knowing its file and line.
 
-The grammar, as keepalived's lib/parser.c reads it: whitespace-separated words; double-quoted
-strings are one word; `#` and `!` start a comment outside quotes; `{` and `}` open and close a
-block (glued to a word or not; an opening brace may stand on its own line); `include GLOB`
-splices files in (relative paths against the including file's directory); `$NAME=value`
-defines a word that `$NAME` / `${NAME}` later expand to; `@id` / `@^id` prefix a line that
-applies on some hosts only (we keep every such line: a linter should see them all).
-Unknown keywords are kept: the tree is the grammar, the model decides what they mean.
+The grammar, as keepalived's lib/parser.c reads it: each line first as read_line() makes it
+(lines.py: comments, `@ID` / `@^ID` lines for one host, `$NAME` parameters), then
+whitespace-separated words; double-quoted strings are one word; `include GLOB` splices files
+in (relative paths against the including file's directory); `{` and `}` open and close a
+block (glued to a word or not; an opening brace may stand on its own line) — but only after
+a keyword keepalived gives a block (its keyword table, keywords.py): after any other word it
+ignores the `{` ('Unexpected '{' - ignoring'), so what follows stays at the same level and
+the `}` written to close it closes the enclosing block. Inside a block of values (addresses,
+names) a `{` opens nothing either. Unknown keywords are kept: the tree is the grammar, the
+model decides what they mean.
 
 Strict by default (the first problem raises KeepalivedConfError). Given a ``problems`` list,
 parsing goes on the way keepalived does — an extra `}` or a `{` opening nothing is skipped, a
@@ -35,6 +38,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+from lbcheck.keepalived_conf.keywords import VALUES, block_of
+from lbcheck.keepalived_conf.lines import Parameters, decomment, host_config_id, statements
 from lbcheck.keepalived_conf.source import read_config_file
 
 MIB = 1 << 20
@@ -48,14 +53,13 @@ MAX_INCLUSIONS = 10_000  # a conf.d of a few hundred files is large; a file incl
 MAX_INCLUDE_DEPTH = 20
 MAX_LINES = 250_000  # statements; the largest real configs have well under 100,000
 MAX_WORDS = 1_000_000  # each line's words are cut at the budget, even on one 16 MiB line
-MAX_BLOCK_DEPTH = 100  # keepalived's deepest blocks are 4 levels
+MAX_BLOCK_DEPTH = 100  # keepalived's deepest blocks are 4 levels; only its table's nest now
 MAX_GLOB_ENTRIES = 100_000  # directory entries listed by include globs (`/*/*/*` walks /proc)
 MAX_PROBLEMS = 1_000
-_DEFINE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
-_EXPAND = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
-# One token per match: a brace, a comment start, a word (quoted parts glued to the rest), or
-# blanks. Possessive quantifiers: a long line cannot make the regex backtrack.
-_TOKEN = re.compile(r'([{}])|([#!])|((?:[^\s{}"#!]++|"[^"]*+"?+)++)|\s++')
+# One token per match: a brace, a word (quoted parts glued to the rest), or blanks (the line
+# is decommented already). Possessive quantifiers: a long line cannot make the regex
+# backtrack.
+_TOKEN = re.compile(r'([{}])|((?:[^\s{}"]++|"[^"]*+"?+)++)|\s++')
 
 
 class KeepalivedConfError(Exception):
@@ -125,13 +129,16 @@ class _Sink:
 
 
 class _Exhausted(Exception):
-    """A `$NAME` expansion went past MAX_TOTAL_BYTES (raised out of re.sub to stop it)."""
+    """A `$NAME` expansion went past MAX_TOTAL_BYTES (raised out of the expansion to stop it)."""
 
 
-def parse_file(path: str, problems: list[Problem] | None = None) -> list[Node]:
-    """The top-level statements of ``path`` and everything it includes."""
+def parse_file(path: str, problems: list[Problem] | None = None,
+               config_id: str | None = None) -> list[Node]:
+    """The top-level statements of ``path`` and everything it includes, as keepalived reads
+    them on the host whose config id is ``config_id`` (default: this host's, as keepalived's
+    own default)."""
     sink = _Sink(problems)
-    reader = _Reader(sink)
+    reader = _Reader(sink, config_id)
     try:
         text, key, mode = reader.read(path)
     except (OSError, ValueError) as exc:  # the main file: nothing to lint, whatever the mode
@@ -140,14 +147,14 @@ def parse_file(path: str, problems: list[Problem] | None = None) -> list[Node]:
         sink(path, 0, f"{path} is executable: keepalived refuses to start with it ('not a "
              "regular non-executable file')")
     reader.spliced = len(text)
-    return _build(reader.lines_of(text, path, os.path.dirname(path), {}, 0, (key,)), sink)
+    return _build(reader.lines_of(text, path, os.path.dirname(path), 0, (key,)), sink)
 
 
-def parse_text(text: str, filename: str = "<string>",
-               problems: list[Problem] | None = None) -> list[Node]:
+def parse_text(text: str, filename: str = "<string>", problems: list[Problem] | None = None,
+               config_id: str | None = None) -> list[Node]:
     base = os.path.dirname(filename) if filename != "<string>" else os.getcwd()
     sink = _Sink(problems)
-    return _build(_Reader(sink).lines_of(text, filename, base, {}, 0, ()), sink)
+    return _build(_Reader(sink, config_id).lines_of(text, filename, base, 0, ()), sink)
 
 
 def _why(exc: Exception) -> str:
@@ -158,8 +165,11 @@ class _Reader:
     """One reading of a config: the files read (by device and inode: each read once), the
     globs expanded, and the budgets every include and expansion draws on."""
 
-    def __init__(self, sink: _Sink) -> None:
+    def __init__(self, sink: _Sink, config_id: str | None) -> None:
         self.sink = sink
+        self.config_id = host_config_id() if config_id is None else config_id
+        self.params = Parameters(self.spend, self.problem)
+        self.where = ("", 0)  # the line being read: where a parameter's problem is
         self.files: dict[tuple[int, int], str] = {}
         self.globs: dict[str, list[str]] = {}
         self.inclusions = 0
@@ -188,70 +198,62 @@ class _Reader:
             text = self.files[key] = data.decode("utf-8", errors="replace")
         return text, key, info.st_mode
 
-    def lines_of(self, text: str, filename: str, base: str, defines: dict[str, str],
-                 depth: int, chain: tuple[tuple[int, int], ...]) -> Iterator[_Line]:
-        pending: list[str] = []
+    def lines_of(self, text: str, filename: str, base: str, depth: int,
+                 chain: tuple[tuple[int, int], ...]) -> Iterator[_Line]:
+        params = self.params
         for number, raw in enumerate(text.split("\n"), 1):
             if self.stopped:
                 return
-            raw = raw.split("\0", 1)[0]  # keepalived reads lines with fgets: a NUL ends one
-            stripped = raw.rstrip()
-            if stripped.endswith("\\"):  # keepalived joins continued lines
-                pending.append(stripped[:-1] + " ")
+            raw = raw.split("\0", 1)[0].rstrip("\r")  # fgets: a NUL ends the line
+            self.where = (filename, number)
+            line, _open_quote = decomment(raw)
+            if params.continuing is not None:  # a multi-line `$NAME=` definition
+                params.go_on(raw, line)
                 continue
-            if pending:
-                raw, pending = "".join(pending) + raw, []
-            words = _words(raw, filename, number, self.sink, MAX_WORDS - self.words)
-            if not words:
+            if not line:
                 continue
-            self.words += len(words)
-            self.lines += 1
-            if self.words > MAX_WORDS or self.lines > MAX_LINES:
-                name, count, what = (("MAX_WORDS", MAX_WORDS, "words") if self.words > MAX_WORDS
-                                     else ("MAX_LINES", MAX_LINES, "statement lines"))
-                self.limit(filename, number, name, f"more than {count:,} {what} in all")
+            try:
+                found = list(statements(line, self.config_id, params, base))
+            except _Exhausted:
+                self.limit(filename, number, "MAX_TOTAL_BYTES",
+                           f"$ parameters expand past {MAX_TOTAL_BYTES // MIB} MiB in all")
                 self.stopped = True
                 return
-            condition = ""
-            if words[0].startswith("@"):  # host-conditional line: keep it, without the prefix
-                condition, words = words[0], words[1:]
+            for statement in found:
+                words = _words(statement, filename, number, self.sink,
+                               MAX_WORDS - self.words)
                 if not words:
                     continue
-            define = _DEFINE.match(" ".join(words))
-            if define:
-                defines[define.group(1)] = define.group(2).strip()
-                continue
-            if defines:
-                try:
-                    words = self.expand(words, defines)
-                except _Exhausted:
-                    self.limit(filename, number, "MAX_TOTAL_BYTES",
-                               f"$ parameters expand past {MAX_TOTAL_BYTES // MIB} MiB in all")
+                self.words += len(words)
+                self.lines += 1
+                if self.words > MAX_WORDS or self.lines > MAX_LINES:
+                    name, count, what = (("MAX_WORDS", MAX_WORDS, "words")
+                                         if self.words > MAX_WORDS
+                                         else ("MAX_LINES", MAX_LINES, "statement lines"))
+                    self.limit(filename, number, name, f"more than {count:,} {what} in all")
                     self.stopped = True
                     return
-            if not words:
-                continue
-            if words[0] == "include":
-                yield from self.include(words, filename, base, defines, depth, number, chain)
-                continue
-            yield _Line(words, filename, number, condition)
+                if words[0] == "include":
+                    yield from self.include(words, filename, base, depth, number, chain)
+                    continue
+                yield _Line(words, filename, number, self.condition_of(raw))
+        params.continuing = None  # keepalived would read on into the next file; lint stops
 
-    def expand(self, words: list[str], defines: dict[str, str]) -> list[str]:
-        def value(match: re.Match[str]) -> str:
-            found = defines.get(match.group(1) or match.group(2))
-            if found is None:
-                return match.group(0)
-            self.spliced += len(found)
-            if self.spliced > MAX_TOTAL_BYTES:
-                raise _Exhausted
-            return found
+    def condition_of(self, raw: str) -> str:
+        """The `@ID` / `@^ID` a kept line was written with (it applies on some hosts)."""
+        word = raw.lstrip(" \t").split(None, 1)
+        return word[0] if word and word[0].startswith("@") else ""
 
-        words = [_EXPAND.sub(value, w) if "$" in w else w for w in words]
-        return [part for w in words for part in (w.split() if " " in w else [w])]
+    def spend(self, size: int) -> None:
+        self.spliced += size
+        if self.spliced > MAX_TOTAL_BYTES:
+            raise _Exhausted
 
-    def include(self, words: list[str], filename: str, base: str, defines: dict[str, str],
-                depth: int, number: int, chain: tuple[tuple[int, int], ...]
-                ) -> Iterator[_Line]:
+    def problem(self, severity: str, message: str) -> None:
+        self.sink(*self.where, message, severity)
+
+    def include(self, words: list[str], filename: str, base: str, depth: int, number: int,
+                chain: tuple[tuple[int, int], ...]) -> Iterator[_Line]:
         if len(words) < 2:
             self.sink(filename, number, "include needs a path")
             return
@@ -274,9 +276,9 @@ class _Reader:
                            "included twice counts twice: an include fan-out?)")
             if self.exhausted:
                 return
-            yield from self.included(match, defines, depth + 1, filename, number, chain)
+            yield from self.included(match, depth + 1, filename, number, chain)
 
-    def included(self, path: str, defines: dict[str, str], depth: int, where: str, line: int,
+    def included(self, path: str, depth: int, where: str, line: int,
                  chain: tuple[tuple[int, int], ...]) -> Iterator[_Line]:
         try:
             text, key, mode = self.read(path)
@@ -300,8 +302,7 @@ class _Reader:
             return
         self.inclusions += 1
         self.spliced += len(text)
-        yield from self.lines_of(text, path, os.path.dirname(path), defines, depth,
-                                 (*chain, key))
+        yield from self.lines_of(text, path, os.path.dirname(path), depth, (*chain, key))
 
     def glob(self, pattern: str, file: str, line: int) -> list[str]:
         """glob(3) as keepalived calls it, sorted; each pattern expanded once."""
@@ -353,13 +354,13 @@ class _Reader:
 
 
 def _words(raw: str, filename: str, number: int, sink: _Sink, budget: int) -> list[str]:
-    """Split one line: quotes make one word (glued to what touches them), comments end the
-    line, braces stand alone. One regex pass: linear in the line; past ``budget`` words it
+    """Split one decommented line: quotes make one word (glued to what touches them), braces
+    stand alone. One regex pass: linear in the line; past ``budget`` words it
     stops (the caller reports the limit)."""
     words: list[str] = []
     for match in _TOKEN.finditer(raw):
-        brace, comment, word = match.groups()
-        if comment or len(words) > budget:
+        brace, word = match.groups()
+        if len(words) > budget:
             break
         if brace:
             words.append(brace)
@@ -372,11 +373,19 @@ def _words(raw: str, filename: str, number: int, sink: _Sink, budget: int) -> li
     return words
 
 
+class _Frame(NamedTuple):
+    opener: _Line
+    children: list[Node]
+    path: str  # e.g. vrrp_instance/authentication: what keyword table applies inside
+    values: bool  # a block of values (addresses, names): a `{` in it opens nothing
+
+
 def _build(lines: Iterable[_Line], sink: _Sink) -> list[Node]:
-    """Braces → nesting, in one pass over the words. Each frame: (keyword line, its children
-    so far). Blocks deeper than MAX_BLOCK_DEPTH are skipped, braces still counted."""
+    """Braces → nesting, in one pass over the words, as keepalived's process_stream() nests:
+    a `{` opens a block only after a keyword keepalived gives one. Blocks deeper than
+    MAX_BLOCK_DEPTH are skipped, braces still counted."""
     root: list[Node] = []
-    stack: list[tuple[_Line, list[Node]]] = []
+    stack: list[_Frame] = []
     siblings = root
     skipped = 0  # levels open beyond MAX_BLOCK_DEPTH: their words are dropped
     for entry in lines:
@@ -393,23 +402,19 @@ def _build(lines: Iterable[_Line], sink: _Sink) -> list[Node]:
                 skipped += 1 if brace == "{" else -1 if brace == "}" else 0
                 continue
             if brace == "{":
+                head = _opener(statement, entry, siblings, stack, sink)
+                if head is None:
+                    continue
                 if len(stack) >= MAX_BLOCK_DEPTH:
                     sink(entry.file, entry.line, f"blocks nested deeper than {MAX_BLOCK_DEPTH}"
                          " levels: lint skips what is inside (its limit MAX_BLOCK_DEPTH)")
                     skipped = 1
                     continue
-                if statement:
-                    head_line = _Line(statement, entry.file, entry.line, entry.condition)
-                elif not siblings or siblings[-1].children:
-                    # a brace on its own line opens the previous statement; here there is none
-                    sink(entry.file, entry.line, "'{' opens nothing")
-                    head_line = _Line(["{"], entry.file, entry.line)  # skipped as a block
-                else:
-                    previous = siblings.pop()
-                    head_line = _Line([previous.keyword, *previous.args], previous.file,
-                                      previous.line, previous.condition)
-                stack.append((head_line, []))
-                siblings = stack[-1][1]
+                path = stack[-1].path if stack else ""
+                kind = block_of(path, head.words[0])
+                stack.append(_Frame(head, [], f"{path}/{head.words[0]}" if path
+                                    else head.words[0], kind == VALUES))
+                siblings = stack[-1].children
                 continue
             if statement:
                 siblings.append(Node(statement[0], tuple(statement[1:]), (), entry.file,
@@ -419,14 +424,55 @@ def _build(lines: Iterable[_Line], sink: _Sink) -> list[Node]:
                     sink(entry.file, entry.line, "unexpected '}' (an extra brace closes "
                          "nothing; the block before it may have ended earlier than intended)")
                     continue
-                opener, children = stack.pop()
-                siblings = stack[-1][1] if stack else root
-                siblings.append(Node(opener.words[0], tuple(opener.words[1:]), tuple(children),
-                                     opener.file, opener.line, opener.condition))
+                frame = stack.pop()
+                siblings = stack[-1].children if stack else root
+                siblings.append(_node(frame))
     while stack:  # keepalived: "There are N missing '}'s"; it closes them at the end
-        opener, children = stack.pop()
-        sink(opener.file, opener.line, f"'{opener.words[0]}' block is never closed")
-        siblings = stack[-1][1] if stack else root
-        siblings.append(Node(opener.words[0], tuple(opener.words[1:]), tuple(children),
-                             opener.file, opener.line))
+        frame = stack.pop()
+        sink(frame.opener.file, frame.opener.line,
+             f"'{frame.opener.words[0]}' block is never closed")
+        siblings = stack[-1].children if stack else root
+        siblings.append(_node(frame))
     return root
+
+
+def _node(frame: _Frame) -> Node:
+    opener = frame.opener
+    return Node(opener.words[0], tuple(opener.words[1:]), tuple(frame.children), opener.file,
+                opener.line, opener.condition)
+
+
+def _opener(statement: list[str], entry: _Line, siblings: list[Node], stack: list[_Frame],
+            sink: _Sink) -> _Line | None:
+    """The keyword line a `{` opens, or None where keepalived ignores the `{` (after a
+    keyword without a block, inside a block of values, with nothing before it); a statement
+    before an ignored `{` stays one, at this level."""
+    path = stack[-1].path if stack else ""
+    values = bool(stack) and stack[-1].values
+    if statement:
+        head = _Line(statement, entry.file, entry.line, entry.condition)
+    elif siblings and not siblings[-1].children:  # a brace on its own line
+        previous = siblings[-1]
+        head = _Line([previous.keyword, *previous.args], previous.file, previous.line,
+                     previous.condition)
+    else:
+        sink(entry.file, entry.line, "'{' opens nothing: keepalived ignores it ('Unexpected "
+             "'{' - ignoring'), and the '}' meant to close it closes the enclosing block")
+        return None
+    where = f"'{path.rsplit('/', 1)[-1]}'" if path else "the top level"
+    if values:
+        sink(entry.file, entry.line, f"'{{' inside {where} opens nothing: keepalived reads "
+             f"it as one more value there, and the first '}}' ends {where}")
+    elif block_of(path, head.words[0]) is None:
+        sink(entry.file, entry.line, f"'{{' after '{head.words[0]}' opens nothing: "
+             f"'{head.words[0]}' has no block, so keepalived ignores the '{{' ('Unexpected "
+             f"'{{' - ignoring'), reads the lines after it as part of {where}, and the '}}' "
+             f"meant to close it closes {where}")
+    else:
+        if not statement:
+            siblings.pop()
+        return head
+    if statement:
+        siblings.append(Node(statement[0], tuple(statement[1:]), (), entry.file, entry.line,
+                             entry.condition))
+    return None

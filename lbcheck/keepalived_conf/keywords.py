@@ -23,6 +23,33 @@ DATA_BLOCKS = frozenset({
 })
 
 
+# The keywords whose handler reads the lines of its block as values (alloc_value_block() /
+# read_value_block() in keepalived 2.2.7 and later), by the block they stand in: inside
+# those, a `{` opens nothing and the first `}` ends the block.
+VALUE_BLOCKS = {
+    "": frozenset({"static_ipaddress", "static_routes", "static_rules", "linkbeat_interfaces",
+                   "virtual_server_group", "interface_up_down_delays"}),
+    "global_defs": frozenset({"notification_email"}),
+    "vrrp_sync_group": frozenset({"group", "track_interface", "track_script", "track_file",
+                                  "track_process", "track_bfd"}),
+    "vrrp_instance": frozenset({"unicast_peer", "track_interface", "track_script",
+                                "track_file", "track_process", "track_bfd",
+                                "virtual_ipaddress", "virtual_ipaddress_excluded",
+                                "virtual_routes", "virtual_rules"}),
+    "garp_group": frozenset({"interfaces"}),
+    "track_group": frozenset({"group"}),
+}
+KEYWORDS, VALUES = "keywords", "values"
+
+
+def block_of(path: str, keyword: str) -> str | None:
+    """What a `{` after ``keyword`` inside block ``path`` opens: a block of keywords
+    (install_sublevel()), of values, or nothing — keepalived then ignores the `{`."""
+    if keyword in VALUE_BLOCKS.get(path, ()):
+        return VALUES
+    return KEYWORDS if (f"{path}/{keyword}" if path else keyword) in table().blocks else None
+
+
 class Verdict(NamedTuple):
     known: bool
     last: str | None = None  # the last release that knew it, when it was removed
