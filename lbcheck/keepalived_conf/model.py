@@ -1,15 +1,18 @@
 """What the statements mean: VRRP instances, scripts, sync groups — with file and line.
 
-Defaults are keepalived 2.2.x's (verified in its vrrp_parser.c / vrrp_data.c): priority 100,
-advert_int 1, state BACKUP, vrrp_script interval 1 with timeout = interval and weight 0
-(failure → FAULT), track_process weight 0, track_file weight 1. An instance's address family
-is set by `native_ipv6` or else by its first `virtual_ipaddress`; addresses of the other
-family in that block are ignored by keepalived (see :attr:`Instance.ignored_vips`).
+Defaults are keepalived 2.2.x's (verified in its vrrp_parser.c / vrrp_data.c / vrrp.c):
+priority 255 for state MASTER and 100 otherwise (one it cannot read: 100), advert_int 1,
+state BACKUP, vrrp_script interval 1 with timeout = interval and weight 0 (failure →
+FAULT), track_process weight 0, track_file weight 1. An instance's address family is set by
+`native_ipv6` or else by its first `virtual_ipaddress`; addresses of the other family in
+that block are ignored by keepalived (see :attr:`Instance.ignored_vips`).
 
-A keyword given twice: the last value wins (keepalived's handlers overwrite), except `state`
-(once MASTER, a later BACKUP is ignored; anything but the exact words MASTER and BACKUP means
-BACKUP) and notify scripts (the first stays). Repeated blocks (two `virtual_ipaddress`, two
-`track_script`) add up. Values keepalived could not read keep the default.
+Each keyword reads its first value only (`state MASTER priority 200` sets no priority: the
+handlers read the word after the keyword and nothing further). A keyword given twice: the
+last value wins (keepalived's handlers overwrite), except `state` (once MASTER, a later
+BACKUP is ignored; anything but the exact words MASTER and BACKUP means BACKUP) and notify
+scripts (the first stays). Repeated blocks (two `virtual_ipaddress`, two `track_script`) add
+up. Values keepalived could not read keep the default.
 """
 
 from __future__ import annotations
@@ -261,14 +264,18 @@ def _tracker(node: Node, name: str) -> Tracker:
 
 def _instance(node: Node, name: str) -> Instance:
     vrid = _value(node, "virtual_router_id")
+    state = _state(node)
+    # No priority given: keepalived derives it from the state, 255 (the address owner) for
+    # MASTER, else 100 (vrrp_complete_instance(): "If no priority has been set, derive it").
+    derived = 255 if state == "MASTER" else 100
     auth = _blocks(node, "authentication")
     peers = _blocks(node, "unicast_peer")
     return Instance(
         name=name, file=node.file, line=node.line,
-        state=_state(node),
+        state=state,
         interface=_value(node, "interface"),
         virtual_router_id=int(vrid) if vrid and _is_int(vrid) else None,
-        priority=int(_number(node, "priority", 100)),
+        priority=int(_number(node, "priority", 100)) if _value(node, "priority") else derived,
         advert_int=_number(node, "advert_int", 1.0),
         nopreempt=node.first("nopreempt") is not None,
         native_ipv6=node.first("native_ipv6") is not None,

@@ -100,6 +100,7 @@ KA052 = _declare("KA052", "error", "auth_pass over 8 characters")
 KA053 = _declare("KA053", "error", "AH authentication with state MASTER")
 KA054 = _declare("KA054", "warning", "an instance without VIPs")
 KA060 = _declare("KA060", "error/warning", "malformed input keepalived reads around")
+KA061 = _declare("KA061", "warning", "words after a keyword's value that keepalived ignores")
 # Not judged by a check.
 KA090 = _declare("KA090", "error/warning/info", "keepalived -t's own complaint, merged",
                  Origin.KEEPALIVED)

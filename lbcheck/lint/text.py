@@ -2,7 +2,7 @@
 
 These look at the statements as written (``config.nodes``), not at the model: a keyword the
 model never reads is exactly what they are for. One check per rule: KA006 (unknown and
-deprecated keywords), KA007 (overwritten), KA060 (malformed input).
+deprecated keywords), KA007 (overwritten), KA060 (malformed input), KA061 (words ignored).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from lbcheck.keepalived_conf import KeepalivedConfig, Node
 from lbcheck.keepalived_conf.keywords import table
 from lbcheck.lint.findings import Finding
-from lbcheck.lint.registry import KA006, KA007, KA060, Subject, per_config
+from lbcheck.lint.registry import KA006, KA007, KA060, KA061, Subject, per_config
 
 # Given twice, the first one stays (keepalived: "… script already specified - ignoring").
 FIRST_WINS = frozenset({"notify", "notify_master", "notify_backup", "notify_fault",
@@ -132,8 +132,8 @@ def overwritten(subject: Subject) -> list[Finding]:
     for children in blocks:
         seen: dict[str, Node] = {}
         for node in children:
-            if node.keyword in REPEATABLE or node.keyword == "state" or node.condition:
-                continue  # (a line for some hosts only may stand in for another's)
+            if node.keyword in REPEATABLE or node.keyword == "state":
+                continue
             if not node.args and not node.children and node.keyword not in FIRST_WINS:
                 continue  # a flag given twice is the same flag
             if node.children and node.keyword != "authentication":
@@ -153,3 +153,31 @@ def overwritten(subject: Subject) -> list[Finding]:
 
 def _join(path: str, keyword: str) -> str:
     return f"{path}/{keyword}" if path else keyword
+
+
+# vrrp_instance keywords whose handler reads the one word after the keyword and never looks
+# further (keepalived 2.2.7 vrrp_parser.c: vrrp_state_handler, vrrp_int_handler,
+# vrrp_vrid_handler, vrrp_prio_handler, vrrp_adv_handler, vrrp_preempt_delay_handler,
+# vrrp_version_handler read strvec slot 1; vrrp_nopreempt_handler reads none) → how many
+# words each reads.
+READS_ONLY = {"state": 1, "interface": 1, "virtual_router_id": 1, "priority": 1,
+              "advert_int": 1, "preempt_delay": 1, "version": 1, "nopreempt": 0}
+
+
+@per_config(KA061)
+def ignored_words(subject: Subject) -> list[Finding]:
+    """KA061: `state MASTER priority 200` on one line sets the state only; keepalived says
+    nothing about the rest (`keepalived -t` is quiet) and the priority is never set."""
+    found = []
+    for block, node in walk(subject.config.nodes):
+        reads = READS_ONLY.get(node.keyword)
+        if block != "vrrp_instance" or reads is None or len(node.args) <= reads:
+            continue
+        kept = " ".join((node.keyword, *node.args[:reads]))
+        rest = " ".join(node.args[reads:])
+        found.append(KA061.finding(
+            node.file, node.line,
+            f"keepalived reads '{kept}' and ignores the rest of the line ('{rest}'), without "
+            "a word: whatever it says is not set", f"{kept}, and each further keyword on a "
+            "line of its own"))
+    return found
