@@ -208,11 +208,17 @@ def _recorded_state(state_dir: str) -> Callable[[str], str | None]:
 @click.option("--no-keepalived", is_flag=True,
               help="Do not run `keepalived -t` (by default its complaints are merged in when "
                    "keepalived is installed).")
+@click.option("--config-id", metavar="ID",
+              help="Read KEEPALIVED_CONF as keepalived -i ID does: `@ID` lines kept, `@^ID` "
+                   "lines dropped [default: this host's short name, as keepalived's].")
+@click.option("--peer-config-id", metavar="ID",
+              help="The same for PEER_CONF [default: the --config-id value].")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object (as `lbcheck --json lint`).")
 @click.pass_obj
 def lint(opts: Options, conf: str, peer: str | None, on_host: bool | None,
-         no_keepalived: bool, as_json: bool) -> int:
+         no_keepalived: bool, config_id: str | None, peer_config_id: str | None,
+         as_json: bool) -> int:
     """Find keepalived.conf traps; with the peer's config, check the failover arithmetic.
 
     Exit codes: 0 no error-level finding, 1 errors found, 2 unreadable input.
@@ -223,7 +229,8 @@ def lint(opts: Options, conf: str, peer: str | None, on_host: bool | None,
     from lbcheck.lint.findings import as_text, exit_code
 
     try:
-        report = run_lint(conf, peer, on_host, keepalived=not no_keepalived)
+        report = run_lint(conf, peer, on_host, keepalived=not no_keepalived,
+                          config_id=config_id, peer_config_id=peer_config_id)
     except KeepalivedConfError as exc:
         raise click.UsageError(f"cannot lint: {exc}") from None
     render = as_json_text if opts.as_json or as_json else as_text

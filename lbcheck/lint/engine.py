@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from lbcheck.keepalived_conf import load
+from lbcheck.keepalived_conf.lines import host_config_id
 from lbcheck.lint import pair, rules, scripts, text, tracking
 from lbcheck.lint.findings import Finding
 from lbcheck.lint.registry import KA090, KA099, Check, Subject, per_config, per_pair, per_script
@@ -28,13 +29,21 @@ class Report(NamedTuple):
 
 
 def lint(path: str, peer_path: str | None = None, on_host: bool | None = None,
-         keepalived: bool = False) -> Report:
+         keepalived: bool = False, config_id: str | None = None,
+         peer_config_id: str | None = None) -> Report:
     """Findings for ``path``; raises KeepalivedConfError only when it cannot read ``path``.
 
     ``on_host``: this machine is the load balancer, so a script missing here is missing
     there. By default, true when linting the live config under /etc/keepalived.
     ``keepalived``: also run `keepalived -t` (if installed) and merge what it says.
+    ``config_id``: whose `@ID` lines apply, as keepalived's --config-id (default: this host's
+    short name, keepalived's own default); ``peer_config_id`` the same for the peer's config
+    (default: ``config_id``'s value — lint cannot know the peer's host name).
     """
+    if config_id is None:
+        config_id = host_config_id()
+    if peer_config_id is None:
+        peer_config_id = config_id
     if on_host is None:
         on_host = path.startswith("/etc/keepalived/")
     release = None
@@ -42,13 +51,16 @@ def lint(path: str, peer_path: str | None = None, on_host: bool | None = None,
     notes: list[str] = []
     # Read first: a path that is no config (a FIFO, a device, missing) fails here, at once,
     # before `keepalived -t` is asked about it.
-    config = load(path, tolerant=True)
-    peer = load(peer_path, tolerant=True) if peer_path is not None else None
+    config = load(path, tolerant=True, config_id=config_id)
+    peer = (load(peer_path, tolerant=True, config_id=peer_config_id)
+            if peer_path is not None else None)
     if keepalived:
         from lbcheck.lint import keepalived as runner
 
-        for conf in filter(None, (path, peer_path)):
-            verdict = runner.check(conf, on_host)
+        for conf, ident in ((path, config_id), (peer_path, peer_config_id)):
+            if conf is None:
+                continue
+            verdict = runner.check(conf, on_host, ident)
             release = release or verdict.version
             said += verdict.findings
             if verdict.problem and verdict.problem not in notes:

@@ -47,14 +47,16 @@ def version() -> str | None:
     return match.group(1) if match else None
 
 
-def check(conf: str, on_host: bool) -> Verdict:
-    """keepalived -t on ``conf``; complaints about this machine are info unless ``on_host``."""
+def check(conf: str, on_host: bool, config_id: str | None = None) -> Verdict:
+    """keepalived -t on ``conf``; complaints about this machine are info unless ``on_host``.
+    ``config_id``: keepalived's -i, so that it reads the `@ID` lines lint read."""
     binary = available()
     if binary is None:
         return Verdict(None, [], "keepalived not installed: its own check (-t) skipped")
     release = version()
     try:
-        code, output = _run(binary, ["-t", "-f", conf])
+        code, output = _run(binary, ["-t", "-f", conf,
+                                     *(["-i", config_id] if config_id else [])])
     except TimeoutError:
         return Verdict(release, [], f"keepalived -t took over {TIMEOUT:g} s: skipped")
     except OSError as exc:
