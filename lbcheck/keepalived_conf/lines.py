@@ -34,6 +34,7 @@ from typing import NamedTuple
 MARK = "\x01"  # keepalived's DEF_LINE_END: the line break inside a multi-line value
 MAX_LINE = 1024  # keepalived's MAXBUF: an expansion past it stops ('maximum line length')
 MAX_EXPANSIONS = 1_000  # per line: `$A=$A` keeps keepalived expanding forever
+MAX_ROUNDS = 10  # a line read again after its expansion: real lines need two at most
 _REFERENCE_END = " \t,)"
 _SPECIAL = re.compile(r'["\\#!]')
 
@@ -246,7 +247,7 @@ def statements(line: str, config_id: str, parameters: Parameters, directory: str
     pending = [line]
     while pending:
         text: str | None = pending.pop(0)
-        for _round in range(MAX_EXPANSIONS):
+        for _round in range(MAX_ROUNDS):
             assert text is not None
             text = conditional(text, config_id)
             if text is None or parameters.define(text):
