@@ -57,10 +57,11 @@ def lint(path: str, peer_path: str | None = None, on_host: bool | None = None,
     if keepalived:
         from lbcheck.lint import keepalived as runner
 
-        for conf, ident in ((path, config_id), (peer_path, peer_config_id)):
+        for conf, model, ident in ((path, config, config_id),
+                                   (peer_path, peer, peer_config_id)):
             if conf is None:
                 continue
-            verdict = runner.check(conf, on_host, ident)
+            verdict = runner.check(conf, on_host, model, ident)
             release = release or verdict.version
             said += verdict.findings
             if verdict.problem and verdict.problem not in notes:

@@ -1,6 +1,15 @@
 """keepalived's own word: `keepalived -t -f CONF`, each complaint turned into a finding
 of rule KA090 (registered as keepalived's, not a check's: no check judges it).
 
+Where it runs matters. `keepalived -t` looks the config's interfaces up on the machine it
+runs on, and at the first one missing it stops after parsing — before its semantic checks
+(state MASTER below 255, nopreempt with MASTER, vrrp_strict's rules, unicast peers). On every
+machine but the load balancer that is most configs. So, unless lint runs ``--on-host``, it
+runs keepalived in a throw-away network namespace holding every interface the config names
+(a dummy, or a veth where the kernel has no dummy module): what it says there is what it
+would say on the load balancer. Without root (no namespace), it runs here as before, and when
+it then stopped at a missing interface the report says which checks did not run.
+
 keepalived 2.2.x prints `(FILE: Line N) message` on stderr for each problem (`(Line N)` or no
 place at all for some, and every line once per child process), and exits non-zero when it
 complained. Run through `sh` (imported here only: `lbcheck haproxy` never pays for it), with
@@ -11,21 +20,41 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
-from typing import Any, NamedTuple
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lbcheck.lint.findings import Finding
 from lbcheck.lint.registry import KA090
+
+if TYPE_CHECKING:
+    from lbcheck.keepalived_conf import KeepalivedConfig, Node
 
 TIMEOUT = 10.0
 _PLACE = re.compile(r"^\((?:(?P<file>.+?): )?Line (?P<line>\d+)\) (?P<message>.*)$")
 _VERSION = re.compile(r"Keepalived v(\d+(?:\.\d+)+)")
 _WARNING = re.compile(r"WARNING|probably isn't what you want|SECURITY VIOLATION|deprecated|"
                       r"Config files missing", re.IGNORECASE)
-# What depends on the machine keepalived -t runs on rather than on the config.
+# What depends on the machine keepalived -t runs on rather than on the config: files and
+# users there, its DNS (smtp_server), its keepalived build (nftables, ipvs).
 _HOST = re.compile(r"doesn't exist|Non-existent interface|not accessible|does not exist|"
                    r"cannot find|No such file|Unable to set default user|"
-                   r"interface .* not found|Disabling track script", re.IGNORECASE)
+                   r"interface .* not found|Disabling track script|resolve|"
+                   r"Unknown user|user .* not found|getpwnam|nftables|not compiled|"
+                   r"not supported by this build|IPVS", re.IGNORECASE)
+# keepalived telling what default it applies, not a complaint about what was written.
+_DEFAULTED = re.compile(r"no forwarding method set, setting default", re.IGNORECASE)
+# keepalived -t stopped after parsing: its semantic checks never ran.
+_STOPPED = re.compile(r"Non-existent interface specified in configuration")
+NOT_RUN = ("keepalived -t stopped at an interface missing on this machine, before its semantic "
+           "checks (state MASTER below 255, nopreempt or preempt_delay with state MASTER, "
+           "vrrp_strict's rules, empty unicast peers, route keywords): those did not run — "
+           "lint as root to give it the config's interfaces in a private network namespace")
+IFNAMSIZ = 16  # the kernel's limit, NUL included
+_IFNAME = re.compile(r"^[^\s/:]{1,15}$")
 
 
 class Verdict(NamedTuple):
@@ -47,16 +76,25 @@ def version() -> str | None:
     return match.group(1) if match else None
 
 
-def check(conf: str, on_host: bool, config_id: str | None = None) -> Verdict:
+def check(conf: str, on_host: bool, config: KeepalivedConfig | None = None,
+          config_id: str | None = None) -> Verdict:
     """keepalived -t on ``conf``; complaints about this machine are info unless ``on_host``.
-    ``config_id``: keepalived's -i, so that it reads the `@ID` lines lint read."""
+
+    ``config`` (the model of ``conf``) names the interfaces to give keepalived in a private
+    network namespace when not ``on_host``; without it, or without root, it runs here.
+    ``config_id``: keepalived's -i, so that it reads the `@ID` lines lint read.
+    """
     binary = available()
     if binary is None:
         return Verdict(None, [], "keepalived not installed: its own check (-t) skipped")
     release = version()
+    problem = None
     try:
-        code, output = _run(binary, ["-t", "-f", conf,
-                                     *(["-i", config_id] if config_id else [])])
+        args = ["-t", "-f", conf, *(["-i", config_id] if config_id else [])]
+        if on_host or config is None:
+            code, output = _run(binary, args)
+        else:
+            code, output, problem = _run_with_interfaces(binary, args, interfaces_of(config))
     except TimeoutError:
         return Verdict(release, [], f"keepalived -t took over {TIMEOUT:g} s: skipped")
     except OSError as exc:
@@ -65,7 +103,82 @@ def check(conf: str, on_host: bool, config_id: str | None = None) -> Verdict:
     if code and not findings:
         findings.append(KA090.finding(conf, 0, f"keepalived -t exited {code} without saying "
                                       "why", "run keepalived -t -f CONF by hand", "error"))
-    return Verdict(release, findings)
+    if _STOPPED.search(output) and not on_host:
+        problem = NOT_RUN
+    return Verdict(release, findings, problem)
+
+
+def interfaces_of(config: KeepalivedConfig) -> list[str]:
+    """Every interface name the config gives keepalived to look up, in order: instances'
+    ``interface``, ``track_interface`` entries, ``dev X`` of addresses and routes,
+    ``default_interface``, ``lvs_sync_daemon`` and static addresses' devices."""
+    found: list[str] = []
+
+    def add(name: str) -> None:
+        if _IFNAME.match(name) and name not in found:
+            found.append(name)
+
+    def walk(nodes: tuple[Node, ...], parent: str) -> None:
+        for node in nodes:
+            if node.keyword in ("interface", "default_interface", "lvs_sync_daemon") \
+                    and node.args:
+                add(node.args[0])
+            elif parent == "track_interface":
+                add(node.keyword)
+            words = (node.keyword, *node.args)
+            for i, word in enumerate(words[:-1]):
+                if word == "dev":
+                    add(words[i + 1])
+            walk(node.children, node.keyword)
+
+    walk(config.nodes, "")
+    return found
+
+
+def _run_with_interfaces(binary: str, args: list[str], interfaces: list[str]
+                         ) -> tuple[int, str, str | None]:
+    """keepalived -t in a network namespace of its own holding ``interfaces`` (up); as
+    :func:`_run` with a note when no namespace can be had (not root, no `ip`)."""
+    ip = shutil.which("ip")
+    if os.geteuid() != 0 or ip is None:
+        code, output = _run(binary, args)
+        return code, output, None
+    with _namespace(ip, interfaces) as (name, missing):
+        code, output = _run(ip, ["netns", "exec", name, binary, *args])
+    note = None
+    if missing:
+        note = (f"keepalived -t ran without interface(s) {', '.join(missing)}: the kernel "
+                "refused to create them")
+    return code, output, note
+
+
+@contextmanager
+def _namespace(ip: str, interfaces: list[str]) -> Iterator[tuple[str, list[str]]]:
+    """A named network namespace with ``interfaces`` up (deleted after, however it ends);
+    yields its name and the interfaces that could not be made. No shell: interface names
+    come from the config, so they travel as argv words only."""
+    name = f"lbcheck-lint-{os.getpid()}-{secrets.token_hex(3)}"
+    _ip(ip, "netns", "add", name)
+    missing = []
+    try:
+        _ip(ip, "-n", name, "link", "set", "lo", "up")
+        for number, interface in enumerate(interfaces):
+            made = (_ip(ip, "-n", name, "link", "add", interface, "type", "dummy")
+                    or _ip(ip, "-n", name, "link", "add", interface, "type", "veth", "peer",
+                           "name", f"lbcheckp{number}"))
+            if not made or not _ip(ip, "-n", name, "link", "set", interface, "up"):
+                missing.append(interface)
+        yield name, missing
+    finally:
+        _ip(ip, "netns", "del", name)
+
+
+def _ip(ip: str, *args: str) -> bool:
+    try:
+        done = subprocess.run([ip, *args], capture_output=True, timeout=TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
 
 
 def parse(output: str, conf: str, on_host: bool) -> list[Finding]:
@@ -84,7 +197,9 @@ def parse(output: str, conf: str, on_host: bool) -> list[Finding]:
             line, message = int(match.group("line")), match.group("message")
         message = message.lstrip("* ").strip()
         severity = "warning" if _WARNING.search(message) else "error"
-        if _HOST.search(message) and not on_host:
+        if _DEFAULTED.search(message):
+            severity = "info"
+        elif _HOST.search(message) and not on_host:
             severity = "info"
             message += " (about this machine, not the config: lint with --on-host there)"
         key = (file, line, message)
