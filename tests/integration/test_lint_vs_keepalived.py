@@ -6,10 +6,12 @@ namespace holding a veth pair named like the generated configs' interface.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 from lbcheck.lint.engine import lint
 from lbcheck.lint.findings import Finding, exit_code
 from lbcheck.lint.keepalived import parse
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("keepalived") is None,
                                 reason="needs root and keepalived")
@@ -167,3 +170,73 @@ def test_realworld_traps_are_found_and_keepalived_is_never_louder(
     assert [] == missed
     if code != 0 and said:
         assert [] != [f for f in here if f.severity in ("error", "warning")]
+
+
+# --- keepalived -t where its semantic checks run (issue 21) ---------------------------------
+
+SEMANTIC = """\
+global_defs {
+    vrrp_strict
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface lbt-absent0
+    track_interface {
+        lbt-absent1 weight -10
+    }
+    virtual_router_id 51
+    priority 100
+    authentication {
+        auth_type PASS
+        auth_pass secret
+    }
+    virtual_ipaddress {
+        192.0.2.10/24 dev lbt-absent2
+    }
+}
+"""
+
+
+def lint_namespaces() -> set[str]:
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                            check=True).stdout
+    return {line.split()[0] for line in listed.splitlines() if line.startswith("lbcheck-lint-")}
+
+
+def test_keepalived_t_sees_the_config_s_interfaces_and_runs_its_semantic_checks(
+        tmp_path: Path) -> None:
+    """On a machine without the config's interfaces keepalived -t stops after parsing; lint
+    gives it every interface the config names, in a namespace of its own, and so hears what
+    keepalived would say on the load balancer — and leaves no namespace behind."""
+    path = tmp_path / "keepalived.conf"
+    path.write_text(SEMANTIC)
+    before = lint_namespaces()
+    report = lint(str(path), on_host=False, keepalived=True)
+    said = [f.message for f in report.findings if f.rule == "KA090"]
+    assert any("State MASTER must match being address owner" in m for m in said), said
+    assert any("Strict mode does not support authentication" in m for m in said), said
+    assert not any("doesn't exist" in m or "Non-existent" in m for m in said), said
+    assert not any("did not run" in n for n in report.notes), report.notes
+    assert lint_namespaces() == before
+
+
+def test_without_root_lint_says_which_keepalived_checks_did_not_run(tmp_path: Path) -> None:
+    """As another user there is no namespace to be had: keepalived -t runs here, stops at the
+    missing interface, and the report says so instead of looking complete."""
+    shared = Path(tempfile.mkdtemp(prefix="lbcheck-lint-"))
+    try:
+        shared.chmod(0o755)
+        (shared / "keepalived.conf").write_text(SEMANTIC)
+        (shared / "keepalived.conf").chmod(0o644)
+        probe = ("import json; from lbcheck.lint.engine import lint; "
+                 f"r = lint({str(shared / 'keepalived.conf')!r}, on_host=False, "
+                 "keepalived=True); print(json.dumps([r.notes, [f.message for f in r.findings]]))")
+        done = subprocess.run(["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", probe],
+                              capture_output=True, text=True, timeout=60, check=False,
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, cwd="/")
+        assert done.returncode == 0, done.stderr
+        notes, messages = json.loads(done.stdout)
+        assert any("those did not run" in n for n in notes), notes
+        assert any("(about this machine" in m for m in messages), messages
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
