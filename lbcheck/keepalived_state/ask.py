@@ -114,6 +114,8 @@ def request(pid: int, signum: int, path: str, *, owner: int = 0, timeout: float 
     Raises :class:`DumpUnavailable` when the signal cannot be sent, the file is not rewritten
     within ``timeout`` seconds, or what is there is not a dump we may trust.
     """
+    if not os.path.exists(f"/proc/{pid}"):
+        raise DumpUnavailable(f"keepalived (pid {pid}) is not running")
     if not catches(pid, signum):
         raise DumpUnavailable(f"keepalived (pid {pid}) does not handle signal {signum} (yet): "
                               "not asked, its default action would end it")
