@@ -26,11 +26,12 @@ from lbcheck.checks.options import (
 from lbcheck.checks.pipeline import Check, run_check
 from lbcheck.config import Config, load
 from lbcheck.deadline import Deadline
-from lbcheck.exits import EXIT_UNKNOWN
+from lbcheck.exits import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN
 from lbcheck.params import NAME, PATH, URL, Seconds, Text
 
 if TYPE_CHECKING:
     from lbcheck.checks.backends import Limit
+    from lbcheck.checks.status.view import Recorded
 
 
 class Options(NamedTuple):
@@ -197,6 +198,101 @@ def _recorded_state(state_dir: str) -> Callable[[str], str | None]:
         return recorded.state if recorded else None
 
     return state_of
+
+
+@cli.command()
+@click.option("--keepalived-config", "keepalived_config", metavar="PATH", type=PATH,
+              help="keepalived.conf to read [the one the running keepalived was started "
+                   "with: its -f, else /etc/keepalived/keepalived.conf].")
+@click.option("--pidfile", metavar="PATH", type=PATH,
+              help="keepalived's pidfile [/run/keepalived.pid, else the only keepalived in "
+                   "this network namespace].")
+@click.option("--wait", type=Seconds(0.05, 10), default=1.0, show_default=True,
+              help="Seconds keepalived may take to write each dump.")
+@click.option("--textfile", metavar="PATH", type=PATH,
+              help="Write the Prometheus textfile instead of printing (for a timer).")
+@click.option("-v", "--verbose", count=True, help="Every number behind each line.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (docs/status.md).")
+@click.pass_obj
+def status(opts: Options, keepalived_config: str | None, pidfile: str | None, wait: float,
+           textfile: str | None, verbose: int, as_json: bool) -> int:
+    """Where this node's VIPs are, and why: keepalived's live state, explained.
+
+    Exit codes: 0 every instance in its configured state and every tracker OK, 1 otherwise,
+    2 usage error, 3 keepalived could not be asked (not running, no permission).
+    """
+    from lbcheck.checks.status.gather import Records, gather
+    from lbcheck.checks.status.render import as_json as json_text
+    from lbcheck.checks.status.render import as_text, error_document
+    from lbcheck.keepalived_conf.vips import VipError
+    from lbcheck.keepalived_state.ask import DumpUnavailable
+    from lbcheck.keepalived_state.daemon import NoDaemon
+
+    if textfile and (problem := _not_a_file(textfile)):
+        raise click.UsageError(f"cannot write textfile {textfile}: {problem}")
+    records = Records(_recorded_instance(opts.config.notify.state_dir),
+                      _recorded_holders(opts.config.notify.state_dir))
+    try:
+        found = gather(config_path=keepalived_config, pidfile=pidfile,
+                       check_state_dir=opts.state_dir, records=records, timeout=wait)
+    except VipError as exc:
+        raise click.UsageError(str(exc)) from None
+    except (NoDaemon, DumpUnavailable) as exc:
+        if textfile:
+            from lbcheck.checks.status.metrics import write_unavailable
+
+            write_unavailable(textfile, str(exc))
+        if as_json or opts.as_json:
+            click.echo(error_document(str(exc)))
+        else:
+            click.echo(f"lbcheck status: cannot ask keepalived: {exc}", err=True)
+        return EXIT_UNKNOWN
+    if textfile:
+        from lbcheck.checks.status.metrics import write
+
+        write(textfile, found)
+    elif as_json or opts.as_json:
+        click.echo(json_text(found))
+    else:
+        click.echo(as_text(found, verbose or opts.verbose))
+    return EXIT_OK if found.ok else EXIT_FAILED
+
+
+def _recorded_instance(state_dir: str) -> Callable[[str], Recorded | None]:
+    """What lbnotify last recorded of an instance (its paging memory)."""
+
+    def recorded(instance: str) -> Recorded | None:
+        from lbcheck.checks.status.view import Recorded
+        from lbcheck.notify.paging import memory
+
+        try:
+            found = memory.load(state_dir, "INSTANCE", instance)
+        except memory.PageMemoryError:
+            return None
+        if found is None:
+            return None
+        return Recorded(found.state, found.changed_at, found.transitions)
+
+    return recorded
+
+
+def _recorded_holders(state_dir: str
+                      ) -> Callable[[], dict[tuple[str, str], tuple[int | None, float | None]]]:
+    """The pair watch's last round (lbnotify fifo): holders per (VIP, interface), its age."""
+
+    def holders() -> dict[tuple[str, str], tuple[int | None, float | None]]:
+        import time
+
+        from lbcheck.notify.pairwatch import store
+
+        try:
+            states = store.load(state_dir)
+            age = time.time() - os.stat(store.path_for(state_dir)).st_mtime
+        except (store.StoreError, OSError):
+            return {}
+        return {s.key: (s.holders, age) for s in states}
+
+    return holders
 
 
 @cli.command()

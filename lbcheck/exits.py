@@ -11,6 +11,8 @@ commands cannot drift apart (tests/unit/test_exits.py keeps it so).
     2     usage or config error        unreadable input         bad input or config
     3     could not tell               —                        —
 
+`lbcheck status` keeps lbcheck's codes: 1 an instance not in its configured state or a
+tracker failing, 3 keepalived could not be asked (not running, no permission, no dump).
 lbcheck's 3 also covers SIGTERM (keepalived's `timeout`), an interrupt and an internal error:
 a check that broke could not tell. lbnotify has no 3: an internal error or an interrupt is a
 handler that failed (1). `lbcheck --nagios` switches to the monitoring-plugin convention
@@ -38,5 +40,6 @@ CODES: Final = {
     "lbcheck": frozenset({EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN}),
     "lbcheck --nagios": frozenset({NAGIOS_OK, NAGIOS_WARNING, NAGIOS_CRITICAL, NAGIOS_UNKNOWN}),
     "lbcheck lint": frozenset({EXIT_OK, EXIT_FAILED, EXIT_USAGE}),
+    "lbcheck status": frozenset({EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN}),
     "lbnotify": frozenset({EXIT_OK, EXIT_FAILED, EXIT_USAGE}),
 }

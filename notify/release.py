@@ -10,7 +10,6 @@ process is alive this refuses: those addresses are keepalived's to manage.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from typing import TYPE_CHECKING, NamedTuple
@@ -24,24 +23,12 @@ class ReleaseError(Exception):
 
 
 def keepalived_running() -> list[int]:
-    """Pids of live keepalived processes we may believe (in this PID namespace).
+    """Pids of live keepalived processes we may believe (in this PID namespace): a process
+    merely called keepalived — ``nobody``'s renamed sleep once kept a dead keepalived's VIPs
+    on both nodes — does not count (:func:`lbcheck.keepalived_state.daemon.running`)."""
+    from lbcheck.keepalived_state.daemon import running
 
-    keepalived runs as root: a process merely called keepalived — ``nobody``'s renamed sleep
-    once kept a dead keepalived's VIPs on both nodes — counts only if lbcheck.procs believes
-    it (root's, running a root-owned executable). A zombie holds no address: not counted.
-    """
-    from lbcheck import procs
-
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            stat = procs.read_proc_file(entry, "stat", procs.STAT_LIMIT) or b""
-            head, _, tail = stat.rpartition(b")")
-            alive = tail.split()[:1] not in ([b"Z"], [b"X"])
-            if (alive and head.partition(b"(")[2] == b"keepalived"
-                    and procs.distrust(int(entry)) is None):
-                found.append(int(entry))
-    return found
+    return running()
 
 
 class Released(NamedTuple):

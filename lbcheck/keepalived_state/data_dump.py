@@ -21,6 +21,7 @@ from lbcheck.keepalived_state.model import (
     DumpFormatError,
     Instance,
     KeepalivedState,
+    Link,
     SyncGroup,
     Tracker,
     Vip,
@@ -41,6 +42,7 @@ class Block:
     items (indent 5) under each."""
 
     value: str
+    key: str = ""  # the entry's own name: "VRRP Instance", "Router ID"
     fields: dict[str, str] = field(default_factory=dict)
     lists: dict[str, list[str]] = field(default_factory=dict)
 
@@ -71,7 +73,8 @@ def sections(text: str) -> dict[str, list[Block]]:
         indent = len(line) - len(line.lstrip(" "))
         body = line.strip()
         if indent <= 1:
-            current = Block(_key_value(body)[1])
+            key, value = _key_value(body)
+            current = Block(value, key)
             blocks.append(current)
             list_key = None
         elif current is None:
@@ -210,4 +213,12 @@ def parse(data: bytes, release: str | None = None) -> KeepalivedState:
         instances=tuple(_instance(b, lookup, release) for b in found["VRRP Topology"]),
         sync_groups=tuple(_sync_groups(found.get("VRRP Sync groups", []))),
         source="data",
+        router_id=_router_id(found.get("Global definitions", [])),
+        links=tuple(Link(b.value, _int(b.fields.get("index")), b.fields.get("MAC"))
+                    for b in found.get("Interfaces", [])),
     )
+
+
+def _router_id(blocks: list[Block]) -> str | None:
+    """Global definitions are one-space entries (`` Router ID = lbs-n1``): blocks here."""
+    return next((b.value for b in blocks if b.key == "Router ID"), None)

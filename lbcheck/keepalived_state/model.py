@@ -71,12 +71,25 @@ class SyncGroup:
 
 
 @dataclass(frozen=True)
+class Link:
+    """An interface as the dump lists it: what tells one network namespace from another."""
+
+    name: str
+    index: int | None
+    mac: str | None
+
+
+@dataclass(frozen=True)
 class KeepalivedState:
     """One dump's view: every VRRP instance and sync group, in the dump's order."""
 
     instances: tuple[Instance, ...]
     sync_groups: tuple[SyncGroup, ...]
     source: str  # "data" or "json": which dump this came from
+    # Who wrote it (the .data dump only): checked against the daemon we asked, so a dump
+    # another keepalived wrote to a shared path is never read as ours.
+    router_id: str | None = None
+    links: tuple[Link, ...] = ()
 
     def instance(self, name: str) -> Instance | None:
         return next((i for i in self.instances if i.name == name), None)
