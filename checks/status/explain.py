@@ -135,8 +135,7 @@ def judge(view: InstanceView, now: float | None = None) -> InstanceView:
     warnings = [*_vip_warnings(state, view.vips)]
     unknown = [t for t in view.trackers if t.ok is None]
     failing = [t for t in view.trackers if t.ok is False]
-    healthy = state != "FAULT" and not failing and not unknown and not any(
-        w.startswith(("split brain", "no node")) for w in warnings)
+    healthy = state != "FAULT" and not failing and not unknown and not warnings
     line = f"{view.name} {state}{_ago(view.since, now)}"
     if view.intended == "MASTER" and state != "MASTER":
         line += " (configured MASTER)"
