@@ -200,11 +200,13 @@ def test_installed_files(box: Box) -> None:
     for program in ("lbcheck", "lbnotify"):
         assert (root / f"usr/share/man/man1/{program}.1.gz").is_file()
     units = root / "lib" / "systemd" / "system"  # /usr/lib/… on trixie, through the symlink
-    assert {"lbcheck-watch.service", "lbnotify-flush.service", "lbnotify-flush.timer"} <= {
+    assert {"lbcheck-watch.service", "lbnotify-flush.service", "lbnotify-flush.timer",
+            "lbcheck-status.service", "lbcheck-status.timer"} <= {
         p.name for p in units.iterdir()}
     wants = root / "etc" / "systemd" / "system"
     assert (wants / "timers.target.wants" / "lbnotify-flush.timer").is_symlink()
     assert not (wants / "multi-user.target.wants" / "lbcheck-watch.service").exists()
+    assert not (wants / "timers.target.wants" / "lbcheck-status.timer").exists()
     config = (root / "etc/lbcheck/lbcheck.toml").stat()
     assert (0, 0, 0o600) == (config.st_uid, config.st_gid, stat.S_IMODE(config.st_mode))
     conffiles = chroot(root, "dpkg-query", "-W", "-f", "${Conffiles}", "lbcheck").stdout

@@ -56,5 +56,6 @@ def test_packaged_units_are_the_examples() -> None:
     lines = (REPO / "debian" / "lbcheck.install").read_text().splitlines()
     units = [line.split()[0] for line in lines if "systemd" in line]
     assert ["examples/lbcheck-watch.service", "examples/lbnotify-flush.service",
-            "examples/lbnotify-flush.timer"] == units
+            "examples/lbnotify-flush.timer", "examples/lbcheck-status.service",
+            "examples/lbcheck-status.timer"] == units
     assert all((REPO / unit).is_file() for unit in units)

@@ -88,6 +88,25 @@ def test_flush_timer_runs_the_flush_service_every_minute() -> None:
     assert (EXAMPLES / "lbnotify-flush.service").exists()
 
 
+def test_status_timer_runs_lbcheck_status_into_node_exporter_s_directory() -> None:
+    """The timer starts the oneshot beside it; its ExecStart is options lbcheck accepts, and
+    the one directory it may write is the textfile's."""
+    from lbcheck.cli import cli
+
+    timer = unit_file("lbcheck-status.timer")
+    assert (["15s"], ["timers.target"]) == (timer["Timer"]["OnUnitActiveSec"],
+                                            timer["Install"]["WantedBy"])
+    service = unit_file("lbcheck-status.service")["Service"]
+    [exec_start] = service["ExecStart"]
+    program, command, *options = exec_start.split()
+    assert ("/usr/bin/lbcheck", "status") == (program, command)
+    status = cli.get_command(None, "status")  # type: ignore[arg-type]
+    assert status is not None
+    textfile = status.make_context("status", options).params["textfile"]
+    assert service["ReadWritePaths"] == [f"-{textfile.rpartition('/')[0]}"]
+    assert service["SuccessExitStatus"] == ["1 3"]
+
+
 def test_flush_service_runs_flush_due_only_with_options_lbnotify_accepts() -> None:
     """ExecStart is `lbnotify flush --due-only …`, and lbnotify's own parser takes it."""
     from lbcheck.notify.cli import cli
