@@ -309,6 +309,38 @@ def test_keepalived_detection_ignores_a_nobody_keepalived(check: Checker) -> Non
     assert f"[{both['pids'][1]}]" == both["out"].strip(), both
 
 
+# --- lbcheck status ---------------------------------------------------------------------------
+
+def test_status_neither_believes_nor_signals_a_nobody_keepalived(check: Checker) -> None:
+    """Issue 20: a root tool that signals "keepalived" must not be pointed at another user's
+    process — nor believe what it would write."""
+    found = in_pid_namespace([renamed("keepalived")], lbcheck("status"), check.env)
+    assert (found["code"], found["out"]) == (3, "")
+    assert found["err"] == "lbcheck status: cannot ask keepalived: keepalived is not running"
+
+
+def test_status_never_sends_a_signal_that_would_end_keepalived(check: Checker) -> None:
+    """A keepalived still starting has not set up its signal handling yet: SIGUSR1's default
+    action would end it. Root's process named keepalived that neither blocks nor catches it
+    is not asked, and so survives; the answer is one line, exit 3."""
+    survives = ("import subprocess, sys, os; r = subprocess.run(sys.argv[1:]); "
+                "print(r.returncode, sorted(os.listdir('/proc')).count('2'))")
+    config = str(REPO / "examples" / "keepalived.conf")
+    probe = [sys.executable, "-c", survives,
+             *lbcheck("status", "--keepalived-config", config)]
+    found = in_pid_namespace([renamed("keepalived", user=[])], probe, check.env)
+    assert "does not handle signal 10 (yet): not asked" in found["err"], found
+    assert found["out"].split() == ["3", "1"], found  # exit 3, and pid 2 (the plant) lives
+
+
+@pytest.mark.parametrize("pidfile", ["/dev/zero", "/proc/self/status"])
+def test_status_with_a_pidfile_that_is_not_one_is_one_line(check: Checker,
+                                                           pidfile: str) -> None:
+    found = in_pid_namespace([], lbcheck("status", "--pidfile", pidfile), check.env)
+    assert found["code"] == 3 and len(found["err"].splitlines()) == 1, found
+    assert "not a pidfile" in found["err"] or "not a running keepalived" in found["err"]
+
+
 @pytest.fixture
 def vip_lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A network namespace holding examples/fast/keepalived-lb1.conf's VIPs on eth0 (a veth,
