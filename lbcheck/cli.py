@@ -209,19 +209,23 @@ def _recorded_state(state_dir: str) -> Callable[[str], str | None]:
                    "this network namespace].")
 @click.option("--wait", type=Seconds(0.05, 10), default=1.0, show_default=True,
               help="Seconds keepalived may take to write each dump.")
+@click.option("--ask-segment", is_flag=True,
+              help="Ask the segment who holds each VIP now, as `lbcheck vips` does [default: "
+                   "lbnotify's pair watch's last round].")
 @click.option("--textfile", metavar="PATH", type=PATH,
               help="Write the Prometheus textfile instead of printing (for a timer).")
 @click.option("-v", "--verbose", count=True, help="Every number behind each line.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (docs/status.md).")
 @click.pass_obj
 def status(opts: Options, keepalived_config: str | None, pidfile: str | None, wait: float,
-           textfile: str | None, verbose: int, as_json: bool) -> int:
+           ask_segment: bool, textfile: str | None, verbose: int, as_json: bool) -> int:
     """Where this node's VIPs are, and why: keepalived's live state, explained.
 
     Exit codes: 0 every instance in its configured state and every tracker OK, 1 otherwise,
     2 usage error, 3 keepalived could not be asked (not running, no permission).
     """
     from lbcheck.checks.status.gather import Records, gather
+    from lbcheck.checks.status.gather import ask_segment as segment
     from lbcheck.checks.status.render import as_json as json_text
     from lbcheck.checks.status.render import as_text, error_document
     from lbcheck.keepalived_conf.vips import VipError
@@ -230,8 +234,9 @@ def status(opts: Options, keepalived_config: str | None, pidfile: str | None, wa
 
     if textfile and (problem := _not_a_file(textfile)):
         raise click.UsageError(f"cannot write textfile {textfile}: {problem}")
-    records = Records(_recorded_instance(opts.config.notify.state_dir),
-                      _recorded_holders(opts.config.notify.state_dir))
+    holders = ((lambda pairs: segment(pairs, SEGMENT_WAIT)) if ask_segment
+               else _recorded_holders(opts.config.notify.state_dir))
+    records = Records(_recorded_instance(opts.config.notify.state_dir), holders)
     try:
         found = gather(config_path=keepalived_config, pidfile=pidfile,
                        check_state_dir=opts.state_dir, records=records, timeout=wait)
@@ -276,11 +281,14 @@ def _recorded_instance(state_dir: str) -> Callable[[str], Recorded | None]:
     return recorded
 
 
-def _recorded_holders(state_dir: str
-                      ) -> Callable[[], dict[tuple[str, str], tuple[int | None, float | None]]]:
+Holders = dict[tuple[str, str], tuple[int | None, float | None]]
+SEGMENT_WAIT = 0.25  # s: `lbcheck vips`'s default wait
+
+
+def _recorded_holders(state_dir: str) -> Callable[[list[tuple[str, str]]], Holders]:
     """The pair watch's last round (lbnotify fifo): holders per (VIP, interface), its age."""
 
-    def holders() -> dict[tuple[str, str], tuple[int | None, float | None]]:
+    def holders(pairs: list[tuple[str, str]]) -> Holders:
         import time
 
         from lbcheck.notify.pairwatch import store

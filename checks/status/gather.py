@@ -30,7 +30,9 @@ class Records:
     """What lbnotify remembered: an instance's last state, the pair watch's last round."""
 
     instance: Callable[[str], Recorded | None]
-    holders: Callable[[], dict[tuple[str, str], tuple[int | None, float | None]]]
+    # (VIP, interface) pairs → holders on the segment and the answer's age in seconds
+    holders: Callable[[list[tuple[str, str]]],
+                      dict[tuple[str, str], tuple[int | None, float | None]]]
 
 
 def gather(*, config_path: str | None, pidfile: str | None, check_state_dir: str,
@@ -51,7 +53,7 @@ def gather(*, config_path: str | None, pidfile: str | None, check_state_dir: str
     live = read_live(daemon, paths, router_id=config.global_defs.router_id, timeout=timeout)
     now = time.time()
     here = _addresses_here(daemon)
-    holders = records.holders()
+    holders = records.holders(_vip_pairs(live.state.instances))
     haproxy = last_check_verdict(check_state_dir, now)
     instances = []
     for found in live.state.instances:
@@ -134,6 +136,27 @@ def _addresses_here(daemon: Daemon) -> set[tuple[str, str]] | None:
         return {(names.get(a.ifindex, ""), str(a.address)) for a in addresses()}
     except NetlinkError:
         return None
+
+
+def _vip_pairs(instances: tuple[Instance, ...]) -> list[tuple[str, str]]:
+    pairs = []
+    for found in instances:
+        for vip in (*(found.vips or ()), *(found.excluded_vips or ())):
+            interface = vip.interface or found.interface
+            if interface and (vip.address.partition("/")[0], interface) not in pairs:
+                pairs.append((vip.address.partition("/")[0], interface))
+    return pairs
+
+
+def ask_segment(pairs: list[tuple[str, str]], wait: float
+                ) -> dict[tuple[str, str], tuple[int | None, float | None]]:
+    """Who holds each VIP now, as `lbcheck vips` asks (ARP probe / NS); None where the
+    segment could not be asked."""
+    from lbcheck.deadline import Deadline
+    from lbcheck.link.holders import ask
+
+    found = ask(pairs, wait, Deadline(wait + 1.0))
+    return {(h.address, h.interface): (None if h.error else h.count, 0.0) for h in found}
 
 
 def _vips(found: Instance,
