@@ -190,6 +190,12 @@ def test_status_finds_the_dump_where_keepalived_wrote_it(suite: str, case: str,
         text = status(pidfile)
         assert text.returncode == 0
         assert "VI_1 MASTER for " in text.stdout and ": our 200 = 200" in text.stdout
+        metrics = tmp_path / "status.prom"
+        written = status(pidfile, "--textfile", str(metrics))
+        assert (written.returncode, written.stdout) == (0, "")
+        body = metrics.read_text()
+        assert 'lbcheck_keepalived_effective_priority{instance="VI_1"} 200.0' in body
+        assert 'lbcheck_keepalived_vrrp_state{instance="VI_1",state="MASTER"} 1.0' in body
 
 
 def test_a_stopped_keepalived_is_exit_3_and_one_line(tmp_path: Path) -> None:
@@ -203,3 +209,6 @@ def test_a_stopped_keepalived_is_exit_3_and_one_line(tmp_path: Path) -> None:
         assert len(result.stderr.splitlines()) == 1
         as_json = json.loads(status(pidfile, "--json").stdout)
         assert as_json["ok"] is False and "error" in as_json
+        metrics = tmp_path / "status.prom"
+        assert status(pidfile, "--textfile", str(metrics)).returncode == 3
+        assert "lbcheck_keepalived_up 0.0" in metrics.read_text()
