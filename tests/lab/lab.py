@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from tests.lab import topology
-from tests.lab.render import MASTER_SOCKET, node_files
+from tests.lab.render import BIN, MASTER_SOCKET, node_files
 from tests.lab.topology import VIP4, VIP6, host, netns
 from tests.support.waiting import eventually
 
@@ -79,11 +79,11 @@ class Lab:
         self._save()
         self.wait_for_master("n1", timeout)
 
-    def configure(self, timeout: float = 30.0, **options: str) -> bool:
-        """The pair with other options (variant, profile, check, haproxy): brought up afresh,
-        as up() makes it, so one lab can serve scenarios that need different configurations.
-        False, and nothing touched, when it already runs so."""
-        unknown = set(options) - {"variant", "profile", "check", "haproxy"}
+    def configure(self, timeout: float = 30.0, **options: str | None) -> bool:
+        """The pair with other options (variant, profile, check, haproxy, keepalived_root):
+        brought up afresh, as up() makes it, so one lab can serve scenarios that need
+        different configurations. False, and nothing touched, when it already runs so."""
+        unknown = set(options) - {"variant", "profile", "check", "haproxy", "keepalived_root"}
         if unknown:
             raise ValueError(f"cannot configure {sorted(unknown)}")
         if all(getattr(self, key) == value for key, value in options.items()):
@@ -253,9 +253,19 @@ class Lab:
         """`systemctl restart keepalived`: SIGTERM (it gives its VIPs up and sends priority
         0), wait for every keepalived process to exit, start it again through the node's init
         (SIGUSR2). Returns the new parent's pid."""
+        self.stop_keepalived(name, timeout)
+        return self.start_keepalived(name, timeout)
+
+    def stop_keepalived(self, name: str, timeout: float = 10.0) -> None:
+        """`systemctl stop keepalived`: SIGTERM to its parent, then wait (bounded) until no
+        keepalived process is left in the node; the rest of the node runs on."""
         os.kill(self.keepalived_parent(name), signal.SIGTERM)
         _wait(lambda: not self.pids(name, "keepalived"), timeout,
               f"{name}: keepalived did not exit on SIGTERM")
+
+    def start_keepalived(self, name: str, timeout: float = 10.0) -> int:
+        """`systemctl start keepalived` after stop_keepalived: the node's init starts it
+        (SIGUSR2) as it did at boot. Returns the new parent's pid."""
         _kill(self._init_pid(name), signal.SIGUSR2)
         _wait(lambda: bool(self.pids(name, "keepalived")), timeout,
               f"{name}: keepalived did not start again: see {self.workdir}/{name}/keepalived.log")
@@ -345,6 +355,18 @@ class Lab:
         init = self._init_pid(name)
         return subprocess.run(["nsenter", "-t", str(init), "-p", "-m", "-n", *argv],
                               capture_output=True, text=True, timeout=20, check=False)
+
+    def status(self, name: str, *args: str, timeout: float = 20.0
+               ) -> subprocess.CompletedProcess[str]:
+        """`lbcheck status ARGS` run inside node ``name`` as an operator on it would: in its
+        PID, mount, network and UTS namespaces, with the node's LBCHECK_CONFIG (what
+        node_init gives its services), this checkout's lbcheck by absolute path (the node
+        has no PATH entry of its own for it). ``timeout`` bounds it (TimeoutExpired)."""
+        config = self.workdir / name / "lbcheck.toml"
+        return subprocess.run(["nsenter", "-t", str(self._init_pid(name)), "-p", "-m", "-n",
+                               "-u", "env", f"LBCHECK_CONFIG={config}", str(BIN / "lbcheck"),
+                               "status", *args],
+                              capture_output=True, text=True, timeout=timeout, check=False)
 
     def _init_pid(self, name: str) -> int:
         process = self.nodes.get(name)
