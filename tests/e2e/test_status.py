@@ -83,7 +83,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         with running_lab(tmp_path_factory) as lab:
             yield lab
     finally:  # the dumps the host keepalived of both nodes wrote for us into the host's /tmp
-        for path in (Path(SHARED_DUMP), Path(SHARED_DUMP).with_suffix(".json")):
+        # (its parent writes keepalived_parent.data on the same SIGUSR1, then forwards it)
+        for path in (Path(SHARED_DUMP), Path(SHARED_DUMP).with_suffix(".json"),
+                     Path(SHARED_DUMP).with_name("keepalived_parent.data")):
             with contextlib.suppress(FileNotFoundError):
                 if path.lstat().st_uid == 0 and stat.S_ISREG(path.lstat().st_mode):
                     path.unlink()
