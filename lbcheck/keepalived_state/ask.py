@@ -108,11 +108,14 @@ def catches(pid: int, signum: int) -> bool:
 
 
 def request(pid: int, signum: int, path: str, *, owner: int = 0, timeout: float = WAIT,
-            limit: int = DUMP_LIMIT) -> Dump:
+            limit: int = DUMP_LIMIT, named: str | None = None, bound: float | None = None
+            ) -> Dump:
     """Signal keepalived ``pid`` with ``signum`` and return the dump it writes to ``path``.
 
     Raises :class:`DumpUnavailable` when the signal cannot be sent, the file is not rewritten
-    within ``timeout`` seconds, or what is there is not a dump we may trust.
+    within ``timeout`` seconds, or what is there is not a dump we may trust. ``named`` and
+    ``bound`` are what the one-line reason shows: the path as keepalived names it (not
+    through /proc/PID/root) and the wait the operator set (not what was left of it).
     """
     if not os.path.exists(f"/proc/{pid}"):
         raise DumpUnavailable(f"keepalived (pid {pid}) is not running")
@@ -140,24 +143,44 @@ def request(pid: int, signum: int, path: str, *, owner: int = 0, timeout: float 
         if time.monotonic() >= end:
             state = "not written" if now is None else "not rewritten" if now == before \
                 else "still being written"
-            raise DumpUnavailable(f"{path}: {state} within {timeout:g} s of signal {signum} "
-                                  f"to keepalived (pid {pid})")
+            raise DumpUnavailable(f"{named or path}: {state} within "
+                                  f"{bound if bound is not None else timeout:.3g} s of signal "
+                                  f"{signum} to keepalived (pid {pid})" + _in_the_way(path))
         time.sleep(POLL)
-    return read(path, asked, owner=owner, limit=limit)
+    return read(path, asked, owner=owner, limit=limit, named=named)
 
 
-def read(path: str, since_ns: int, *, owner: int = 0, limit: int = DUMP_LIMIT) -> Dump:
+def _in_the_way(path: str) -> str:
+    """What sits at ``path`` if it is no file keepalived can replace: "; a directory owned by
+    uid 65534 is in the way (planted?)"."""
+    import stat
+
+    try:
+        seen = os.lstat(path)
+    except OSError:
+        return ""
+    kind = ("a directory" if stat.S_ISDIR(seen.st_mode) else "a symlink"
+            if stat.S_ISLNK(seen.st_mode) else "a FIFO" if stat.S_ISFIFO(seen.st_mode)
+            else None)
+    if kind is None:
+        return ""
+    return f"; {kind} owned by uid {seen.st_uid} is in the way (planted?)"
+
+
+def read(path: str, since_ns: int, *, owner: int = 0, limit: int = DUMP_LIMIT,
+         named: str | None = None) -> Dump:
     """The dump at ``path`` if it is a regular file of ``owner``'s written at or after
     ``since_ns``; :class:`DumpUnavailable` otherwise."""
+    shown = named or path
     try:
         data, info = files.read_regular_stat(path, limit)
     except FileNotFoundError:
-        raise DumpUnavailable(f"{path}: no such file") from None
+        raise DumpUnavailable(f"{shown}: no such file") from None
     except OSError as exc:
-        raise DumpUnavailable(f"{path}: {exc.strerror or exc}") from None
+        raise DumpUnavailable(f"{shown}: {exc.strerror or exc}") from None
     if info.st_uid != owner:
-        raise DumpUnavailable(f"{path}: owned by uid {info.st_uid}, not {owner}: not "
+        raise DumpUnavailable(f"{shown}: owned by uid {info.st_uid}, not {owner}: not "
                               "keepalived's (planted?)")
     if info.st_mtime_ns < since_ns:
-        raise DumpUnavailable(f"{path}: written before we asked (stale)")
+        raise DumpUnavailable(f"{shown}: written before we asked (stale)")
     return Dump(path, data, info.st_mtime_ns)

@@ -56,12 +56,14 @@ def read_live(daemon: Daemon, paths: DumpPaths, *, router_id: str | None,
     notes: list[str] = []
     with _turn(os.path.dirname(data_path), paths.data, timeout * LOCK_SHARE):
         dump = ask.request(daemon.pid, DATA_SIGNAL, data_path,
-                           timeout=max(0.05, end - time.monotonic()))
+                           timeout=max(0.05, end - time.monotonic()), named=paths.data,
+                           bound=timeout)
         raw_json = None
         if ask.catches(daemon.pid, JSON_SIGNAL):
             try:
                 raw_json = ask.request(daemon.pid, JSON_SIGNAL, json_path,
-                                       timeout=max(0.05, end - time.monotonic())).data
+                                       timeout=max(0.05, end - time.monotonic()),
+                                       named=paths.json, bound=timeout).data
             except ask.DumpUnavailable as exc:
                 notes.append(f"no JSON dump: {exc}")
         else:
