@@ -159,7 +159,10 @@ def _instance(block: Block, lookup: _Lookup, release: str | None) -> Instance:
 
     state = need("State", "state")
     master_router = f.get("Master router")
-    if master_router is None or master_router == NONE:
+    # After a reload keepalived 2.2.7 prints its multicast group with priority 0 until it
+    # hears an advert: no master is known then, whatever the line says.
+    if master_router is None or master_router == NONE or _multicast(master_router) \
+            or f.get("Master priority") == "0":
         master_router = None
         missing["master_router"] = (
             f"{name} is MASTER: no other master to hear" if state == "MASTER"
@@ -193,6 +196,15 @@ def _instance(block: Block, lookup: _Lookup, release: str | None) -> Instance:
         trackers=tuple(trackers),
         missing=missing,
     )
+
+
+def _multicast(text: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(text).is_multicast
+    except ValueError:
+        return False
 
 
 def _sync_groups(blocks: list[Block]) -> Iterator[SyncGroup]:

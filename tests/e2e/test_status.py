@@ -116,6 +116,29 @@ def test_healthy_pair(lab: Lab) -> None:
             in line), line
 
 
+@pytest.mark.routine_day
+def test_a_keepalived_reload_is_no_false_not_ok(lab: Lab) -> None:
+    """The routine day: `systemctl reload keepalived` on both nodes while a timer asks each
+    node every 0.2 s. No answer may say NOT OK (exit 1): a reload keeps every instance in its
+    state. An answer that could not be had during the reload (exit 3) is honest, and counted."""
+    lab.configure(variant="keepalived.conf", profile="conservative", check="lbcheck",
+                  keepalived_root=None)
+    settled(lab, "n1")
+    settled(lab, "n2")
+    codes: list[tuple[str, int, str]] = []
+    for node in ("n1", "n2"):
+        lab.reload_keepalived(node)
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            answer = ask(lab, node)
+            said = [i["explanation"] for i in answer.doc.get("instances", [])]
+            codes.append((node, answer.code, " | ".join(said) or answer.doc.get("error", "")))
+            time.sleep(0.2)
+    print(f"\nreload: {len(codes)} answers, exit 3 {sum(c == 3 for _, c, _ in codes)} times")
+    assert [c for c in codes if c[1] == 1] == []
+    assert sum(c == 0 for _, c, _ in codes) >= len(codes) // 2, codes
+
+
 def test_two_keepalived_on_one_host_never_read_each_others_dump(lab: Lab) -> None:
     """Both nodes' keepalived 2.2.7 write the host's /tmp/keepalived.data; askers on both
     nodes at once, 20 rounds: each answer is its own node's, exit 3 at most rarely."""

@@ -8,6 +8,7 @@ keepalived must fail here, next to the bytes, not on a load balancer at 3 am.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -247,3 +248,14 @@ def test_json_garbage_never_raises_anything_else(document: object) -> None:
         json_dump.parse(json.dumps(document).encode())
     except DumpFormatError:
         pass
+
+
+def test_after_a_reload_the_multicast_group_is_no_master() -> None:
+    """keepalived 2.2.7 right after SIGHUP (seen in the lab): a BACKUP's dump names its
+    multicast group as master router, priority 0, until it hears an advert again."""
+    raw = (DATA / "keepalived.2.2.7.backup.data").read_bytes().decode()
+    reloaded = raw.replace("Master router = 192.0.2.1", "Master router = ff02::12", 1)
+    reloaded = re.sub(r"Master priority = \d+", "Master priority = 0", reloaded, count=1)
+    found = data_dump.parse(reloaded.encode()).instances[0]
+    assert (found.master_router, found.master_priority) == (None, None)
+    assert found.missing["master_router"] == "VI_1 has heard no master yet"
