@@ -116,6 +116,19 @@ def test_healthy_pair(lab: Lab) -> None:
             in line), line
 
 
+def test_ask_segment_counts_one_holder_from_either_node(lab: Lab) -> None:
+    """--ask-segment asks who holds each VIP now (ARP probe / NS, as lbcheck vips): one
+    holder, seen alike from the MASTER and the BACKUP."""
+    lab.configure(variant="keepalived.conf", profile="conservative", check="lbcheck",
+                  keepalived_root=None)
+    for node in ("n1", "n2"):
+        answer = eventually(lambda node=node: ask(lab, node, "--ask-segment"),  # type: ignore[misc]
+                            lambda a: a.code == 0, SETTLE, interval=0.2)
+        assert answer.code == 0, answer
+        assert [(v["holders"], v["holders_age"]) for v in instance(answer)["vips"]] == [
+            (1, 0.0), (1, 0.0)], answer
+
+
 @pytest.mark.routine_day
 def test_a_keepalived_reload_is_no_false_not_ok(lab: Lab) -> None:
     """The routine day: `systemctl reload keepalived` on both nodes while a timer asks each
