@@ -59,3 +59,20 @@ def test_packaged_units_are_the_examples() -> None:
             "examples/lbnotify-flush.timer", "examples/lbcheck-status.service",
             "examples/lbcheck-status.timer"] == units
     assert all((REPO / unit).is_file() for unit in units)
+
+
+def test_every_package_directory_is_installed() -> None:
+    """pyproject lists its packages by name (checks/ and notify/ install inside lbcheck): a
+    new room left out of the list works in the editable checkout and is missing from the
+    wheel and the .deb (lbcheck.keepalived_state was, once)."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = set()
+    for top, name in (("lbcheck", "lbcheck"), ("checks", "lbcheck.checks"),
+                      ("notify", "lbcheck.notify")):
+        for init in (REPO / top).rglob("__init__.py"):
+            parts = init.parent.relative_to(REPO / top).parts
+            found.add(".".join((name, *parts)))
+    assert found == listed
