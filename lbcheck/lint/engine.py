@@ -14,12 +14,12 @@ from typing import Any, NamedTuple
 
 from lbcheck.keepalived_conf import load
 from lbcheck.keepalived_conf.lines import host_config_id
-from lbcheck.lint import pair, rules, scripts, text, tracking
+from lbcheck.lint import commands, completion, pair, rules, scripts, text, tracking
 from lbcheck.lint.findings import Finding
 from lbcheck.lint.registry import KA090, KA099, Check, Subject, per_config, per_pair, per_script
 
 # The modules whose import registers the checks: imported for that, named so it shows.
-CHECK_MODULES = (rules, text, tracking, scripts, pair)
+CHECK_MODULES = (rules, text, tracking, scripts, pair, completion, commands)
 
 
 class Report(NamedTuple):

@@ -101,6 +101,14 @@ KA053 = _declare("KA053", "error", "AH authentication with state MASTER")
 KA054 = _declare("KA054", "warning", "an instance without VIPs")
 KA060 = _declare("KA060", "error/warning", "malformed input keepalived reads around")
 KA061 = _declare("KA061", "warning", "words after a keyword's value that keepalived ignores")
+# What vrrp_complete_instance() and its kin change once the config is read (issue 21).
+KA070 = _declare("KA070", "error/warning", "vrrp_strict with authentication, state or unicast")
+KA071 = _declare("KA071", "error", "a preempt_delay keepalived resets")
+KA072 = _declare("KA072", "warning", "a sync group of one instance")
+KA073 = _declare("KA073", "error", "a unicast keyword without unicast peers")
+KA074 = _declare("KA074", "warning/error", "shell syntax in a command run without a shell")
+KA075 = _declare("KA075", "error", "authentication under VRRPv3")
+KA076 = _declare("KA076", "error", "a label on an IPv6 address")
 # Not judged by a check.
 KA090 = _declare("KA090", "error/warning/info", "keepalived -t's own complaint, merged",
                  Origin.KEEPALIVED)

@@ -7,6 +7,8 @@ docs/lint.md ("Lint rules"), under its ID.
 
 from __future__ import annotations
 
+import re
+
 from lbcheck.keepalived_conf import Instance, KeepalivedConfig, Track, Vip
 from lbcheck.lint.findings import Finding
 from lbcheck.lint.registry import (
@@ -27,6 +29,7 @@ from lbcheck.lint.registry import (
     per_config,
 )
 from lbcheck.lint.text import walk
+from lbcheck.lint.tracking import defined_later, instance_node
 
 
 @per_config(KA001)
@@ -111,14 +114,19 @@ def split_families(subject: Subject) -> list[Finding]:
 def tracked_with_weight(config: KeepalivedConfig, instance: Instance) -> list[tuple[Track, int]]:
     """Every tracked item of ``instance`` with the weight keepalived would apply.
 
-    Names keepalived cannot resolve (no such vrrp_script or tracker, or a vrrp_script without
-    a command, which it removes) are left out: keepalived ignores them (KA005 says so).
+    Names keepalived cannot resolve (no such vrrp_script or tracker, one defined only after
+    the instance, or a vrrp_script without a command, which it removes) are left out:
+    keepalived ignores them (KA005 says so).
     """
+    node = instance_node(config, instance)
+    late = ({**defined_later(config, node, "track_script"),
+             **defined_later(config, node, "track_process")} if node else {})
     items = [(t, config.script_weight(t)) for t in instance.track_scripts
-             if t.name in config.scripts and config.scripts[t.name].command]
+             if t.name in config.scripts and config.scripts[t.name].command
+             and t.name not in late]
     for track in (*instance.track_processes, *instance.track_files):
         tracker = config.trackers.get(track.name)
-        if tracker is None:
+        if tracker is None or (track in instance.track_processes and track.name in late):
             continue
         items.append((track, track.weight if track.weight is not None else tracker.weight))
     return items
@@ -217,6 +225,7 @@ def invalid_values(subject: Subject) -> list[Finding]:
                                        f"{i.name}: {'; '.join(problems)} — keepalived "
                                        "rejects this instance", "set virtual_router_id "
                                        "1..255, priority 1..254, an interface"))
+    found += _numbers(config)
     for _block, node in walk(config.nodes):
         if node.keyword == "lb_kind" and node.args and node.args[0] not in LB_KINDS:
             found.append(KA050.finding(
@@ -224,6 +233,53 @@ def invalid_values(subject: Subject) -> list[Finding]:
                 f"lb_kind {node.args[0]}: keepalived knows only {', '.join(LB_KINDS)}, spelled "
                 "so ('unknown routing method'), and `keepalived -t` fails",
                 f"lb_kind {node.args[0].upper() if node.args[0].upper() in LB_KINDS else 'NAT'}"))
+    return found
+
+
+# keyword → (its handler in keepalived 2.2.7, the range it accepts, what it does with the
+# rest): read_unsigned_strvec() / read_decimal_unsigned_strvec() refuse anything else.
+# persistence_timeout: pto_handler() (check_parser.c), 1..LVS_MAX_TIMEOUT (31 days);
+# vrrp_garp_interval / vrrp_gna_interval: vrrp_garp_interval_handler() and
+# vrrp_gna_interval_handler() (global_parser.c), 0.000001..4294.967295 seconds.
+RANGES = {
+    "persistence_timeout": ("virtual_server", 1, 2_678_400, True, "1..2678400",
+                            "persistence_timeout invalid", "no persistence"),
+    "vrrp_garp_interval": ("global_defs", 0.000001, 4294.967295, False,
+                           "0.000001..4294.967295", "vrrp_garp_interval '…' is invalid",
+                           "no delay between gratuitous ARPs"),
+    "vrrp_gna_interval": ("global_defs", 0.000001, 4294.967295, False,
+                          "0.000001..4294.967295", "vrrp_gna_interval '…' is invalid",
+                          "no delay between unsolicited NAs"),
+}
+
+
+def _numbers(config: KeepalivedConfig) -> list[Finding]:
+    """A priority that is no number (vrrp_prio_handler(): 'Priority not valid! … Using
+    default 100'), and the RANGES values keepalived refuses (`keepalived -t` fails)."""
+    found = []
+    for block, node in walk(config.nodes):
+        if block == "vrrp_instance" and node.keyword == "priority" and node.args and not (
+                node.args[0].isdigit()):
+            found.append(KA050.finding(
+                node.file, node.line,
+                f"priority '{node.args[0]}' is not a number (a template placeholder left "
+                "unrendered?): keepalived refuses it ('Priority not valid! must be between 1 & "
+                "255. Using default 100') and runs the instance at priority 100",
+                "priority 1..254"))
+        judged = RANGES.get(node.keyword)
+        if judged is None or block != judged[0] or not node.args:
+            continue
+        _where, low, high, integer, span, says, default = judged
+        value = node.args[0]
+        number = (float(value) if re.fullmatch(r"[0-9]+" if integer else r"[0-9]+(\.[0-9]*)?",
+                                               value) else None)
+        if number is None or not low <= number <= high:
+            found.append(KA050.finding(
+                node.file, node.line,
+                f"{node.keyword} {value} is not in {span}: keepalived refuses the line "
+                f"('{says}') and keeps its default ({default}); `keepalived -t` fails",
+                f"delete the line (the default is what {value} meant)" if number == 0 else
+                f"{node.keyword} within {span}"))
     return found
 
 

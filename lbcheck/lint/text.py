@@ -13,6 +13,7 @@ from lbcheck.keepalived_conf import KeepalivedConfig, Node
 from lbcheck.keepalived_conf.keywords import table
 from lbcheck.lint.findings import Finding
 from lbcheck.lint.registry import KA006, KA007, KA060, KA061, Subject, per_config
+from lbcheck.lint.routes import route_lines
 
 # Given twice, the first one stays (keepalived: "… script already specified - ignoring").
 FIRST_WINS = frozenset({"notify", "notify_master", "notify_backup", "notify_fault",
@@ -56,7 +57,8 @@ DEPRECATED = {("HTTP_GET", "nb_get_retry"): "retry", ("SSL_GET", "nb_get_retry")
 
 @per_config(KA006)
 def unknown_keywords(subject: Subject) -> list[Finding]:
-    """Keywords keepalived calls unknown ('Unknown keyword …') and then ignores, and the ones
+    """Keywords keepalived calls unknown ('Unknown keyword …') and then ignores, words of a
+    static or virtual route alloc_route() does not know (it drops the route), and the ones
     it still reads but calls deprecated, which makes `keepalived -t` fail (a warning, said
     without keepalived installed: a config repository's CI; seen in public configs)."""
     version = subject.release
@@ -92,6 +94,13 @@ def unknown_keywords(subject: Subject) -> list[Finding]:
             fix = (f"did you mean '{verdict.suggestion}'?" if verdict.suggestion
                    else "delete it, or look it up in keepalived.conf(5) of your release")
         found.append(KA006.finding(node.file, node.line, why, fix))
+    for line, word in route_lines(subject.config.nodes):
+        found.append(KA006.finding(
+            line.file, line.line,
+            f"unknown route keyword '{word}': keepalived drops this whole route ('unknown "
+            "route keyword', alloc_route()), so it is never installed",
+            "write the route as `ip route` would take it (to, via, dev, src, metric, table, "
+            "scope, …)"))
     return found
 
 

@@ -1,6 +1,11 @@
 """Trackers keepalived ignores or removes: the instance then runs untracked and never fails
 over on that check — with `keepalived -t` merely printing a line nobody reads.
 
+Names are resolved as keepalived reads them, line by line: alloc_track_script() (vrrp_track.c,
+2.2.7 to 2.3.4 and HEAD, called from the track_script block's handler) looks the vrrp_script up
+when it reads the `track_script` entry, so a vrrp_script defined further down is "not found"
+and the entry is dropped for good; track_process the same (alloc_track_process()).
+
 keepalived 2.2.7 says, for each: `(VI_1) track script X not found, ignoring...` (also track
 process / track file), `No script set for vrrp_script X - removing`, `Unable to set default
 user for vrrp script X - removing` (enable_script_security without script_user, and no
@@ -16,7 +21,7 @@ import pwd
 import re
 import stat
 
-from lbcheck.keepalived_conf import KeepalivedConfig, Node
+from lbcheck.keepalived_conf import Instance, KeepalivedConfig, Node
 from lbcheck.lint.findings import Finding
 from lbcheck.lint.registry import KA005, KA027, Subject, per_config
 from lbcheck.lint.scripts import program
@@ -31,6 +36,37 @@ _DEFINED_BY = {"track_script": ("vrrp_script",), "track_process": ("vrrp_track_p
 
 def _defined(config: KeepalivedConfig, kinds: tuple[str, ...]) -> set[str]:
     return {n.args[0] for n in config.nodes if n.keyword in kinds and n.args}
+
+
+# keywords resolved when keepalived reads them (the definition must come first)
+_RESOLVED_AT_PARSE = frozenset({"track_script", "track_process"})
+
+
+def instance_node(config: KeepalivedConfig, instance: Instance) -> Node | None:
+    """The block an instance of the model was read from."""
+    return next((n for n in config.nodes if n.keyword == "vrrp_instance" and n.args
+                 and n.args[0] == instance.name and (n.file, n.line) == (instance.file,
+                                                                         instance.line)), None)
+
+
+def first_definitions(config: KeepalivedConfig, kinds: tuple[str, ...]) -> dict[str, Node]:
+    """name → the first top-level block defining it (keepalived keeps the first)."""
+    found: dict[str, Node] = {}
+    for node in config.nodes:
+        if node.keyword in kinds and node.args:
+            found.setdefault(node.args[0], node)
+    return found
+
+
+def defined_later(config: KeepalivedConfig, owner: Node, keyword: str) -> dict[str, Node]:
+    """The names ``keyword`` entries of ``owner`` may use that are defined only after it:
+    keepalived has not read them yet when it resolves the entry."""
+    if keyword not in _RESOLVED_AT_PARSE:
+        return {}
+    order = {id(n): index for index, n in enumerate(config.nodes)}
+    here = order.get(id(owner), len(config.nodes))
+    return {name: node for name, node in first_definitions(config, _DEFINED_BY[keyword]).items()
+            if order[id(node)] > here}
 
 
 def removed_scripts(config: KeepalivedConfig, on_host: bool) -> dict[str, str]:
@@ -89,19 +125,29 @@ def untracked(subject: Subject) -> list[Finding]:
         for block in node.children:
             if block.keyword in _DEFINED_BY:
                 names = _defined(config, _DEFINED_BY[block.keyword])
+                later = defined_later(config, node, block.keyword)
                 for entry in block.children:
                     why = None
                     if entry.keyword not in names:
                         why = (f"no {' or '.join(_DEFINED_BY[block.keyword])} {entry.keyword}"
                                " is defined")
+                    elif entry.keyword in later:
+                        why = (f"{later[entry.keyword].keyword} {entry.keyword} is defined "
+                               f"only after this {kind}, at line {later[entry.keyword].line}: "
+                               "keepalived looks the name up as it reads this line "
+                               "('not found, ignoring')")
                     elif block.keyword == "track_script" and entry.keyword in removed:
                         why = (f"keepalived removes vrrp_script {entry.keyword}: "
                                f"{removed[entry.keyword]}")
                     if why:
-                        found.append(_untracked(entry, kind, owner, block.keyword, why))
-            elif block.keyword == "track_interface" and on_host:
+                        fix = (f"move {later[entry.keyword].keyword} {entry.keyword} above "
+                               f"{node.keyword} {owner}" if entry.keyword in later else "")
+                        found.append(_untracked(entry, kind, owner, block.keyword, why, fix))
+            elif block.keyword == "track_interface":
                 for entry in block.children:
-                    if not os.path.exists(f"/sys/class/net/{entry.keyword}"):
+                    if kind == "instance" and entry.keyword == _value(node, "interface"):
+                        found.append(_own_interface(entry, owner))
+                    elif on_host and not os.path.exists(f"/sys/class/net/{entry.keyword}"):
                         found.append(_untracked(entry, kind, owner, "track_interface",
                                                 f"interface {entry.keyword} does not exist on "
                                                 "this machine"))
@@ -126,11 +172,32 @@ def untracked(subject: Subject) -> list[Finding]:
     return found
 
 
-def _untracked(entry: Node, kind: str, owner: str, keyword: str, why: str) -> Finding:
+def _value(node: Node, keyword: str) -> str | None:
+    given = [c.args[0] for c in node.find(keyword) if c.args]
+    return given[-1] if given else None
+
+
+def _own_interface(entry: Node, owner: str) -> Finding:
+    """vrrp_complete_instance() (vrrp.c) frees a track_interface entry naming the instance's
+    own interface: that interface going down puts the instance in FAULT anyway, so a weight
+    written on the entry is never applied."""
+    weight = " ".join(entry.args)
+    return KA005.finding(
+        entry.file, entry.line,
+        f"instance {owner}: track_interface {entry.keyword} is its own interface, and "
+        f"keepalived drops the entry ('Ignoring track_interface {entry.keyword} since own "
+        "interface')" + (f": its '{weight}' never applies — the interface going down puts "
+                         "the instance in FAULT whatever the weight" if weight else
+                         ": the interface going down already puts the instance in FAULT"),
+        f"delete {entry.keyword} from track_interface (or track another interface)")
+
+
+def _untracked(entry: Node, kind: str, owner: str, keyword: str, why: str,
+               fix: str = "") -> Finding:
     return KA005.finding(entry.file, entry.line,
                          f"{kind} {owner}: {keyword} {entry.keyword} is ignored ({why}): this "
                          f"{kind} runs untracked on it and never fails over when it fails",
-                         f"define {entry.keyword}, or fix the name in {keyword}")
+                         fix or f"define {entry.keyword}, or fix the name in {keyword}")
 
 
 @per_config(KA027)
