@@ -75,8 +75,9 @@ KA011 = _declare("KA011", "warning", "equal base priorities on both nodes")
 KA012 = _declare("KA012", "warning", "weight 0 on both nodes for the same check")
 KA013 = _declare("KA013", "info", "a lost master node costs more than 1 s")
 # Scripts.
-KA020 = _declare("KA020", "error", "a script that does not exist (counts as success)")
-KA021 = _declare("KA021", "error", "a script that is no executable file (counts as success)")
+KA020 = _declare("KA020", "error", "a script that does not exist (keepalived drops the tracker)")
+KA021 = _declare("KA021", "error",
+                 "a script that is no executable file (tracker dropped, or counts as success)")
 KA022 = _declare("KA022", "error", "a script whose shebang interpreter is gone")
 KA023 = _declare("KA023", "error", "a script path enable_script_security refuses")
 KA024 = _declare("KA024", "warning", "a check that only asks whether a process exists")

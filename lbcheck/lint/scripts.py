@@ -1,6 +1,8 @@
 """Script traps: what keepalived does with a vrrp_script that operators do not expect.
 
-The worst one: a script keepalived cannot exec — missing file, or a shebang interpreter that
+The worst ones: a script keepalived cannot find or may not execute is dropped from every
+instance tracking it (a positive weight's bonus never comes, a negative weight's penalty never
+comes, weight 0 never means FAULT); one it finds but cannot exec — a shebang interpreter that
 is gone (a deleted virtualenv) — counts as *success*, so the instance runs as if healthy
 forever. These checks look at the real filesystem only when the script exists here; linting a
 config copied from elsewhere says "not checked here" instead of guessing. They stat() the
@@ -16,7 +18,7 @@ import shlex
 import shutil
 import stat
 
-from lbcheck.keepalived_conf import Script
+from lbcheck.keepalived_conf import KeepalivedConfig, Script
 from lbcheck.keepalived_conf.source import file_kind
 from lbcheck.lint.findings import Finding
 from lbcheck.lint.registry import (
@@ -65,8 +67,9 @@ def check_exec(subject: Subject, script: Script) -> list[Finding]:
         if on_host:
             findings.append(KA020.finding(
                 *where,
-                f"vrrp_script {script.name}: {prog} does not exist; keepalived cannot exec it "
-                "and counts the script as SUCCEEDING, so this check never fails",
+                f"vrrp_script {script.name}: {prog} does not exist; keepalived drops the "
+                f"tracker ('Disabling track script {script.name} since not found/accessible'): "
+                + dropped(subject.config, script.name),
                 f"install {prog} or fix the path (`lbcheck haproxy` if it was a deleted venv)"))
             return findings
         subject.notes.append(f"{script.name}: {prog} not checked here (not on this machine)")
@@ -76,18 +79,23 @@ def check_exec(subject: Subject, script: Script) -> list[Finding]:
     except OSError as exc:  # exists() said yes: a race, or a path we may not stat
         subject.notes.append(f"{script.name}: {path} not checked ({exc.strerror})")
         return findings
+    executable = info.st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     if not stat.S_ISREG(info.st_mode):
+        # An execute bit passes check_script_secure; then execve fails in the child, which
+        # exits 0 ("Script errors aren't server errors", notify.c system_call_script).
+        why = ("keepalived cannot exec it and counts the script as succeeding" if executable
+               else "keepalived drops the tracker: " + dropped(subject.config, script.name))
         findings.append(KA021.finding(
             *where,
             f"vrrp_script {script.name}: {path} is {file_kind(info.st_mode)}, not a program; "
-            "keepalived cannot exec it and counts the script as succeeding",
-            f"point the script at the real program (what is {path}?)"))
+            + why, f"point the script at the real program (what is {path}?)"))
         return findings
-    if not info.st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
+    if not executable:
         findings.append(KA021.finding(
             *where,
-            f"vrrp_script {script.name}: {path} is not executable; keepalived counts a script "
-            "it cannot exec as succeeding", f"chmod 755 {path}"))
+            f"vrrp_script {script.name}: {path} is not executable; keepalived drops the "
+            f"tracker ('script … is not executable … - disabling'): "
+            + dropped(subject.config, script.name), f"chmod 755 {path}"))
     interpreter = _shebang(path)
     if interpreter and not os.path.exists(interpreter):
         findings.append(KA022.finding(
@@ -98,6 +106,33 @@ def check_exec(subject: Subject, script: Script) -> list[Finding]:
     if security:
         findings += _insecure_components(script, path)
     return findings
+
+
+def dropped(config: KeepalivedConfig, name: str) -> str:
+    """What a tracker keepalived removes costs, per the weight each instance gives it.
+
+    keepalived 2.2.7 marks a script it cannot find, or may not execute, insecure
+    (vrrp.c check_track_script_secure, from check_script_secure's SC_NOTFOUND or a missing
+    SC_EXECUTABLE) and check_vrrp_script_security frees every track_script entry naming it:
+    the instance runs as if it had never tracked the script. That is no success: a positive
+    weight's bonus, added only while a script succeeds, never comes.
+    """
+    said = []
+    for instance in config.instances:
+        for track in instance.track_scripts:
+            if track.name != name:
+                continue
+            weight = config.script_weight(track)
+            if weight > 0:
+                said.append(f"{instance.name} never gets its +{weight} bonus (it runs at base "
+                            f"priority {instance.priority}, as if the check always failed)")
+            elif weight < 0:
+                said.append(f"{instance.name} never gets its {weight} penalty (the check can "
+                            "never fail)")
+            else:
+                said.append(f"{instance.name} never goes to FAULT for it (the check can never "
+                            "fail)")
+    return "; ".join(dict.fromkeys(said)) or "no instance tracks it"
 
 
 def _shebang(path: str) -> str:
