@@ -66,13 +66,13 @@ def lint(path: str, peer_path: str | None = None, on_host: bool | None = None,
             said += verdict.findings
             if verdict.problem and verdict.problem not in notes:
                 notes.append(verdict.problem)
-    mine = Subject(config, on_host, release, notes)
+    mine = Subject(config, on_host, release, notes, peer)
     findings = _per_config(mine)
     for script in config.scripts.values():
         for per in per_script.registered:
             findings += _guarded(per, partial(per.judge, mine, script), path)
     if peer is not None:
-        findings += _per_config(Subject(peer, False, release, notes))
+        findings += _per_config(Subject(peer, False, release, notes, config))
         for both in per_pair.registered:
             findings += _guarded(both, partial(both.judge, mine, peer), path)
     merged = _merge(findings, said)

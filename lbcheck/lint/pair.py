@@ -6,6 +6,7 @@ import ipaddress
 
 from lbcheck.keepalived_conf import Instance, KeepalivedConfig
 from lbcheck.lint import arithmetic
+from lbcheck.lint.counterparts import counterpart, family, wire_auth
 from lbcheck.lint.findings import Finding
 from lbcheck.lint.registry import (
     KA010,
@@ -17,25 +18,35 @@ from lbcheck.lint.registry import (
     KA042,
     KA043,
     KA044,
+    KA048,
+    KA049,
     Subject,
     per_pair,
 )
 from lbcheck.lint.rules import tracked_with_weight
 
 
-@per_pair(KA040, KA041, KA042, KA043, KA044, KA012, KA011, KA010, KA013)
+@per_pair(KA040, KA041, KA042, KA043, KA044, KA012, KA011, KA010, KA013, KA048, KA049)
 def check(subject: Subject, peer: KeepalivedConfig) -> list[Finding]:
-    """Each instance against the peer's of the same name; its priority table is a note."""
+    """Each instance against its counterpart as VRRP pairs them (same VRID, family and
+    segment: lint/counterparts.py); names only say which is which; the priority table is
+    a note."""
     mine = subject.config
     findings: list[Finding] = []
     for instance in mine.instances:
-        other = peer.instance(instance.name)
+        other = counterpart(instance, mine, peer)
         if other is None:
-            findings.append(KA040.finding(instance.file, instance.line,
-                                          f"{instance.name} has no counterpart in {peer.path}",
-                                          "define the same vrrp_instance on both nodes"))
+            findings.append(_alone(instance, peer))
             continue
+        if other.name != instance.name:
+            findings.append(KA049.finding(
+                instance.file, instance.line,
+                f"{instance.name} pairs with the peer's {other.name} (virtual_router_id "
+                f"{instance.virtual_router_id} on {instance.interface}): VRRP pairs them by "
+                "router ID, never by name, but notify scripts, logs and SNMP on the two nodes "
+                "name one router twice", f"one name on both nodes ({instance.name})"))
         findings += _match(instance, other)
+        findings += _master_below(instance, other)
         findings += _fault_on_both(mine, instance, peer, other)
         more, table = _arithmetic(mine, instance, peer, other)
         findings += more
@@ -43,14 +54,54 @@ def check(subject: Subject, peer: KeepalivedConfig) -> list[Finding]:
     return findings
 
 
+def _alone(instance: Instance, peer: KeepalivedConfig) -> Finding:
+    """KA040: no instance of the peer's shares this one's router ID (and family, and
+    segment); the same name with another router ID is two routers, each master."""
+    namesake = peer.instance(instance.name)
+    if namesake is not None and namesake.virtual_router_id != instance.virtual_router_id:
+        return KA040.finding(instance.file, instance.line,
+                             f"{instance.name}: virtual_router_id {instance.virtual_router_id} "
+                             f"here, {namesake.virtual_router_id} on the peer: two separate "
+                             "routers, both master",
+                             "use the same virtual_router_id on both nodes")
+    return KA040.finding(instance.file, instance.line,
+                         f"{instance.name} has no counterpart in {peer.path} (no IPv"
+                         f"{family(instance)} instance with virtual_router_id "
+                         f"{instance.virtual_router_id} on {instance.interface})",
+                         "define the same virtual router on both nodes")
+
+
+def _master_below(a: Instance, b: Instance) -> list[Finding]:
+    """KA048: the node written `state MASTER` has the lower base priority. Below 255 that
+    state buys no head start (vrrp_scheduler.c vrrp_init_state: 'Entering BACKUP STATE
+    (init)', master after the master-down timer); the peer, BACKUP at the higher priority,
+    discards its adverts ('received lower priority (10) advert … discarding', vrrp.c
+    vrrp_state_backup) and takes over, and the written master goes BACKUP on the higher advert
+    (vrrp_state_master_rx) — seen with two keepalived 2.2.7 in two namespaces. So the VIPs
+    rest on the "backup" whenever both run, and move (a failover) each time it starts.
+    `keepalived -t` is silent on each config (it cannot see the pair): a warning. Not when
+    the higher node holds back with nopreempt (honoured in state BACKUP): then the first node
+    up keeps the VIPs, by design."""
+    found = []
+    for low, high in ((a, b), (b, a)):
+        if low.state != "MASTER" or low.priority >= high.priority:
+            continue
+        if high.nopreempt and high.state == "BACKUP":
+            continue
+        found.append(KA048.finding(
+            low.file, low.line,
+            f"{low.name}: state MASTER at priority {low.priority}, but the peer's "
+            f"{high.name} has {high.priority}: the higher priority wins once both run, so the "
+            "VIPs rest on the peer written BACKUP, and this node holds them only while the "
+            "peer is down (each start of the peer is a failover)",
+            f"give the intended master the higher priority (above {high.priority}), or write "
+            "state BACKUP here"))
+    return found
+
+
 def _match(a: Instance, b: Instance) -> list[Finding]:
     found = []
     where = (a.file, a.line)
-    if a.virtual_router_id != b.virtual_router_id:
-        found.append(KA040.finding(*where,
-                                   f"{a.name}: virtual_router_id {a.virtual_router_id} here, "
-                                   f"{b.virtual_router_id} on the peer: two separate routers, "
-                                   "both master", "use the same virtual_router_id on both nodes"))
     if a.advert_int != b.advert_int:
         found.append(KA041.finding(*where,
                                    f"{a.name}: advert_int {a.advert_int:g} here, "
@@ -65,7 +116,7 @@ def _match(a: Instance, b: Instance) -> list[Finding]:
                                    f"{sorted(mine - theirs)}, only there: "
                                    f"{sorted(theirs - mine)})",
                                    "list the same VIPs on both nodes"))
-    if a.authentication != b.authentication:
+    if wire_auth(a) != wire_auth(b):
         found.append(KA043.finding(*where,
                                    f"{a.name}: authentication differs from the peer's: "
                                    "adverts are rejected and both nodes become master",

@@ -95,9 +95,11 @@ KA044 = _declare("KA044", "error", "a unicast_peer of the other address family")
 # What keepalived changes behind your back, or rejects.
 KA046 = _declare("KA046", "warning", "state MASTER with nopreempt")
 KA047 = _declare("KA047", "warning", "priority 255 with weighted tracking")
+KA048 = _declare("KA048", "warning", "the state MASTER node has the lower priority of the pair")
+KA049 = _declare("KA049", "info", "counterparts named differently (paired by VRID)")
 KA050 = _declare("KA050", "error", "values keepalived rejects")
 KA051 = _declare("KA051", "error", "a state keepalived does not know, or BACKUP after MASTER")
-KA052 = _declare("KA052", "error", "auth_pass over 8 characters")
+KA052 = _declare("KA052", "error/warning", "auth_pass over 8 characters")
 KA053 = _declare("KA053", "error", "AH authentication with state MASTER")
 KA054 = _declare("KA054", "warning", "an instance without VIPs")
 KA060 = _declare("KA060", "error/warning", "malformed input keepalived reads around")
@@ -129,6 +131,9 @@ class Subject:
     on_host: bool  # this machine is the load balancer: its files are the config's files
     release: str | None = None  # keepalived's release, when `keepalived -t` named it
     notes: list[str] = field(default_factory=list)
+    # The other node's config, when the pair is linted: for a rule about one config whose
+    # consequence the peer decides (an auth_pass both nodes truncate alike, KA052).
+    peer: KeepalivedConfig | None = None
 
 
 ConfigCheck = Callable[[Subject], list[Finding]]

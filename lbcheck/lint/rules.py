@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from lbcheck.keepalived_conf import Instance, KeepalivedConfig, Track, Vip
+from lbcheck.lint.counterparts import AUTH_PASS_BYTES, counterpart, wire_auth
 from lbcheck.lint.findings import Finding
 from lbcheck.lint.registry import (
     KA001,
@@ -316,13 +317,8 @@ def state_and_authentication(subject: Subject) -> list[Finding]:
                 value = entry.args[0] if entry.args else ""
                 if entry.keyword == "auth_type":
                     auth_type = value.upper()
-                if entry.keyword == "auth_pass" and len(value) > 8:
-                    found.append(KA052.finding(
-                        entry.file, entry.line,
-                        f"{name}: auth_pass is {len(value)} characters; keepalived uses the "
-                        f"first 8 ('Truncating auth_pass to 8 characters'), so a peer "
-                        "configured with the whole string by another implementation "
-                        "disagrees", f"auth_pass {value[:8]}"))
+                if entry.keyword == "auth_pass" and len(value) > AUTH_PASS_BYTES:
+                    found.append(_long_auth_pass(subject, name, entry.file, entry.line, value))
         instance = config.instance(name)
         if auth_type == "AH" and instance and instance.state == "MASTER" and (
                 instance.priority != 255):
@@ -333,6 +329,34 @@ def state_and_authentication(subject: Subject) -> list[Finding]:
                 "needs an advert's AH sequence number before taking over",
                 "state BACKUP (the higher priority still wins), or auth_type PASS / none"))
     return found
+
+
+def _long_auth_pass(subject: Subject, name: str, file: str, line: int, value: str) -> Finding:
+    """KA052: keepalived keeps 8 characters (vrrp_parser.c vrrp_auth_pass_handler, 'Truncating
+    auth_pass to 8 characters', a config error: `keepalived -t` exits 5) — what was written is
+    not what is sent, an error. Given the peer, the consequence is the pair's: when the
+    counterpart keeps the same 8 characters, vrrp_check_packet compares only those and the
+    nodes authenticate each other, so it is a warning (-t still fails on the line)."""
+    kept = value[:AUTH_PASS_BYTES]
+    said = (f"{name}: auth_pass is {len(value)} characters; keepalived uses the first "
+            f"{AUTH_PASS_BYTES} ('Truncating auth_pass to 8 characters', and `keepalived -t` "
+            "fails on it)")
+    instance = subject.config.instance(name)
+    other = (counterpart(instance, subject.config, subject.peer)
+             if instance is not None and subject.peer is not None else None)
+    if instance is None or other is None or wire_auth(other) != wire_auth(instance):
+        return KA052.finding(file, line, f"{said}, so a peer configured with the whole string "
+                             "by another implementation disagrees", f"auth_pass {kept}")
+    theirs = dict(other.authentication).get("auth_pass", "").split()
+    if theirs and theirs[0] == value:
+        alike = (f"; the peer's {other.name} has the same auth_pass and truncates it alike, so "
+                 "the nodes authenticate each other")
+    else:
+        alike = (f"; the peer's {other.name} writes an auth_pass that differs only after the "
+                 f"{AUTH_PASS_BYTES}th character: keepalived compares the first "
+                 f"{AUTH_PASS_BYTES} only, so the nodes authenticate anyway")
+    return KA052.finding(file, line, said + alike, f"auth_pass {kept} on both nodes",
+                         severity="warning")
 
 
 @per_config(KA028)
