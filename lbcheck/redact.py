@@ -20,6 +20,9 @@ MASK = "***"
 # ("alerts-production" is a name; "T024BE7LD", "XXXXXXXXXXXXXXXXXXXXXXXX", a hex id are not).
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-.~+=]{16,}")
 MIN_SECRET = 4  # shorter strings would mask ordinary words in a message
+# The userinfo of any URL in a message (scheme://user:pw@host): masked whatever its length —
+# "pw" is too short to mask everywhere, never too short to mask there.
+_USERINFO = re.compile(r"(?<=://)[^/?#@\s]*@")
 
 
 def _token_like(segment: str) -> bool:
@@ -75,4 +78,4 @@ def redact(text: str, secrets: Iterable[str]) -> str:
             variants.update((secret, quote(secret, safe=""), quote(secret)))
     for variant in sorted(variants, key=len, reverse=True):
         text = text.replace(variant, MASK)
-    return text
+    return _USERINFO.sub(f"{MASK}@", text)
