@@ -38,7 +38,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from lbcheck.keepalived_conf.keywords import VALUES, block_of
+from lbcheck.keepalived_conf.keywords import KEYWORDS, VALUES, block_of
 from lbcheck.keepalived_conf.lines import Parameters, decomment, host_config_id, statements
 from lbcheck.keepalived_conf.source import read_config_file
 
@@ -388,6 +388,10 @@ def _build(lines: Iterable[_Line], sink: _Sink) -> list[Node]:
     stack: list[_Frame] = []
     siblings = root
     skipped = 0  # levels open beyond MAX_BLOCK_DEPTH: their words are dropped
+    # A keyword of a keyword block at the end of its line opens the block at once
+    # (process_stream()'s bob_needed): a '{' first on the next line is taken as its, anything
+    # else there is "Missing '{' at beginning of configuration block" and read inside it.
+    awaiting: _Line | None = None
     for entry in lines:
         words = entry.words
         start, count = 0, len(words)
@@ -397,9 +401,27 @@ def _build(lines: Iterable[_Line], sink: _Sink) -> list[Node]:
                 end += 1
             statement = words[start:end]
             brace = words[end] if end < count else ""
+            first = start == 0
             start = end + 1
             if skipped:
                 skipped += 1 if brace == "{" else -1 if brace == "}" else 0
+                continue
+            if awaiting is not None:
+                opened, awaiting = awaiting, None
+                if first and not statement and brace == "{":
+                    continue  # the block's '{', on a line of its own
+                sink(opened.file, opened.line, f"'{opened.words[0]}' is not followed by '{{': "
+                     "keepalived reads the lines after it into its block anyway ('Missing "
+                     "'{' at beginning of configuration block')")
+            if (not brace and statement and len(stack) < MAX_BLOCK_DEPTH
+                    and block_of(stack[-1].path if stack else "", statement[0]) == KEYWORDS
+                    and not (stack and stack[-1].values)):
+                head = _Line(statement, entry.file, entry.line, entry.condition)
+                path = stack[-1].path if stack else ""
+                stack.append(_Frame(head, [], f"{path}/{head.words[0]}" if path
+                                    else head.words[0], False))
+                siblings = stack[-1].children
+                awaiting = head
                 continue
             if brace == "{":
                 head = _opener(statement, entry, siblings, stack, sink)

@@ -230,3 +230,18 @@ def test_lint_judges_the_keywords_after_a_stray_brace_where_keepalived_reads_the
     keepalived says ('Unknown keyword 'bar'')."""
     unknown = [f for f in found(tmp_path, "foo_block {\n bar 1\n}\n") if f.rule == "KA006"]
     assert [1, 2] == [f.line for f in unknown]
+
+
+def test_a_block_keyword_without_its_brace_still_opens_its_block(tmp_path: Path) -> None:
+    """process_stream()'s bob_needed: `vrrp_instance VI_1` with no '{' — keepalived 2.2.7's
+    VRRP process says "Missing '{' at beginning of configuration block" and reads the lines
+    after it into the instance (the closing '}' then ends it; `keepalived -t` exit 5). A '{'
+    alone on the next line is the block's own, as always."""
+    text = ("vrrp_instance VI_1\n    interface eth0\n    virtual_router_id 51\n"
+            "    priority 150\n    virtual_ipaddress {\n        192.0.2.10/24\n    }\n}\n")
+    assert (one(text).priority, one(text).virtual_router_id) == (150, 51)
+    braced = text.replace("vrrp_instance VI_1\n", "vrrp_instance VI_1\n{\n")
+    assert one(braced).priority == 150
+    said = [f for f in found(tmp_path, text) if f.rule == "KA060"]
+    assert [f.line for f in said] == [1] and "Missing '{'" in said[0].message
+    assert not [f for f in found(tmp_path, braced) if f.rule == "KA060"]
