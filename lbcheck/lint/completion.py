@@ -22,6 +22,8 @@ from lbcheck.lint.registry import (
     KA073,
     KA075,
     KA076,
+    KA077,
+    KA078,
     Subject,
     per_config,
 )
@@ -241,3 +243,59 @@ def _family(text: str) -> int | None:
         return ipaddress.ip_interface(text).version
     except ValueError:
         return None
+
+
+@per_config(KA077)
+def sync_group_members(subject: Subject) -> list[Finding]:
+    """KA077: vrrp_sync_set_group() (vrrp_sync.c) ignores a member that is no vrrp_instance
+    ('Virtual router X specified in sync group G doesn't exist - ignoring') or that an earlier
+    group already holds ('cannot exist in more than one sync group'), and removes a group left
+    with none ('no matching virtual router found in group declaration - removing'): what was
+    meant to move together moves apart, silently in the running daemon."""
+    config = subject.config
+    known = {i.name for i in config.instances}
+    taken: dict[str, str] = {}
+    found = []
+    for group in config.sync_groups:
+        kept = []
+        for member in group.members:
+            if member not in known:
+                found.append(KA077.finding(
+                    group.file, group.line,
+                    f"vrrp_sync_group {group.name} names {member}, which is no vrrp_instance: "
+                    f"keepalived ignores it ('Virtual router {member} specified in sync group "
+                    f"{group.name} doesn't exist - ignoring')",
+                    f"name an existing vrrp_instance, or remove {member} from the group"))
+            elif member in taken:
+                found.append(KA077.finding(
+                    group.file, group.line,
+                    f"vrrp_sync_group {group.name} names {member}, already in "
+                    f"{taken[member]}: keepalived ignores it here ('cannot exist in more than "
+                    "one sync group')",
+                    f"keep {member} in one sync group"))
+            else:
+                taken[member] = group.name
+                kept.append(member)
+        if group.members and not kept:
+            found.append(KA077.finding(
+                group.file, group.line,
+                f"vrrp_sync_group {group.name} has no member keepalived can use: it removes "
+                "the group ('no matching virtual router found in group declaration - "
+                "removing')", "list the vrrp_instances the group should move together"))
+    return found
+
+
+@per_config(KA078)
+def empty_virtual_servers(subject: Subject) -> list[Finding]:
+    """KA078: validate_check_config() (check/check_data.c) drops a virtual_server without a
+    real_server ('Virtual server X has no real servers - ignoring'): IPVS never gets it."""
+    found = []
+    for node in subject.config.nodes:
+        if node.keyword == "virtual_server" and not node.find("real_server"):
+            where = " ".join(node.args) or "(no address)"
+            found.append(KA078.finding(
+                node.file, node.line,
+                f"virtual_server {where} has no real_server: keepalived ignores it ('Virtual "
+                "server … has no real servers - ignoring'), IPVS never balances it",
+                "add its real_server blocks, or remove the virtual_server"))
+    return found

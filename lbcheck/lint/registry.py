@@ -112,6 +112,27 @@ KA073 = _declare("KA073", "error", "a unicast keyword without unicast peers")
 KA074 = _declare("KA074", "warning/error", "shell syntax in a command run without a shell")
 KA075 = _declare("KA075", "error", "authentication under VRRPv3")
 KA076 = _declare("KA076", "error", "a label on an IPv6 address")
+KA077 = _declare("KA077", "error", "a sync group member keepalived ignores")
+KA078 = _declare("KA078", "error", "a virtual_server without real servers")
+# Errors keepalived accepts without a word, and why lint is right to call them errors: what
+# keepalived cannot see from one file, or does not check. The cross-check allows an
+# error-level finding on a config `keepalived -t` accepts silently only for these rules
+# (tests/integration/test_lint_vs_keepalived.py); docs/lint.md lists them.
+SILENT_KEEPALIVED: dict[str, str] = {
+    "KA002": "keepalived sets any address it can parse; whether a client can reach it "
+             "(IPv4-mapped, link-local, off the interface's subnets) is not its question",
+    "KA003": "keepalived cannot know that two instances were meant to move together",
+    "KA010": "the failover arithmetic needs both nodes' priorities; keepalived reads one file",
+    "KA026": "keepalived does not know lbcheck's --deadline",
+    "KA040": "keepalived reads one node's file: a counterpart missing on the other is not in it",
+    "KA041": "keepalived reads one node's file: the peer's advert_int is not in it",
+    "KA042": "keepalived reads one node's file: the peer's VIPs are not in it",
+    "KA043": "keepalived reads one node's file: the peer's authentication is not in it",
+    "KA044": "keepalived reads one node's file: the peer's families are not in it",
+    "KA051": "keepalived keeps the first `state MASTER` and says nothing of a later BACKUP",
+    "KA074": "keepalived -t does not resolve a notify command's user/group words; the daemon "
+             "drops the script at start-up",
+}
 # Not judged by a check.
 KA090 = _declare("KA090", "error/warning/info", "keepalived -t's own complaint, merged",
                  Origin.KEEPALIVED)

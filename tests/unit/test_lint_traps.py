@@ -200,3 +200,33 @@ def test_unknown_route_keywords_drop_the_route(tmp_path: Path) -> None:
     IP...`, `Line 2: unknown route keyword frobnicate`, and the same for `wibble` on line 13;
     the other two routes are read without a word."""
     assert [f.line for f in findings(tmp_path, ROUTES) if f.rule == "KA006"] == [2, 13]
+
+
+def test_a_sync_group_member_keepalived_ignores(tmp_path: Path) -> None:
+    """KA077. keepalived -t (exit 5): 'Virtual router VI_9 specified in sync group G doesn't
+    exist - ignoring'; with no member left, 'Sync group G, no matching virtual router found in
+    group declaration - removing'; a member a second group names: 'cannot exist in more than
+    one sync group'."""
+    group = "vrrp_sync_group {name} {{\n    group {{\n{members}    }}\n}}\n"
+    missing = group.format(name="G", members="        VI_9\n")
+    found = [f for f in findings(tmp_path, instance() + missing) if f.rule == "KA077"]
+    assert len(found) == 2 and any("VI_9, which is no vrrp_instance" in f.message
+                                   for f in found)
+    twice = (instance() + instance(name="VI_2").replace("51", "52")
+             + group.format(name="G1", members="        VI_1\n        VI_2\n")
+             + group.format(name="G2", members="        VI_1\n        VI_2\n"))
+    repeated = [f for f in findings(tmp_path, twice) if f.rule == "KA077"]
+    assert {f.message.split(":")[0] for f in repeated} == {
+        "vrrp_sync_group G2 names VI_1, already in G1",
+        "vrrp_sync_group G2 names VI_2, already in G1",
+        "vrrp_sync_group G2 has no member keepalived can use"}
+
+
+def test_a_virtual_server_without_real_servers_is_ignored(tmp_path: Path) -> None:
+    """KA078. keepalived -t (exit 5): 'Virtual server [192.0.2.20]:tcp:22 has no real servers
+    - ignoring'."""
+    lvs = ("virtual_server 192.0.2.20 22 {\n    lb_algo rr\n    lb_kind NAT\n"
+           "    protocol TCP\n}\n")
+    assert rules(tmp_path, instance() + lvs)["KA078 error"] == 1
+    served = lvs.replace("}\n", "    real_server 192.0.2.21 22 {\n    }\n}\n")
+    assert rules(tmp_path, instance() + served)["KA078 error"] == 0
