@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
 
-from lbcheck.keepalived_conf import load
+from lbcheck.keepalived_conf import KeepalivedConfig, Node, load
 from lbcheck.keepalived_conf.lines import host_config_id
 from lbcheck.lint import commands, completion, pair, rules, scripts, text, tracking
 from lbcheck.lint.findings import Finding
@@ -75,11 +75,12 @@ def lint(path: str, peer_path: str | None = None, on_host: bool | None = None,
         findings += _per_config(Subject(peer, False, release, notes, config))
         for both in per_pair.registered:
             findings += _guarded(both, partial(both.judge, mine, peer), path)
-    merged = _merge(findings, said)
+    merged = _merge(findings, said, _names(config) | (_names(peer) if peer else set()),
+                    [config, *([peer] if peer else [])])
     if keepalived and release:
         echoed = len(said) - sum(f.rule == KA090.id for f in merged)
         notes.append(f"keepalived {release} -t: {len(said)} complaint(s), {echoed} of them "
-                     "on a line lint reports too")
+                     "reported by lint's own rules too")
     return Report(merged, notes, release)
 
 
@@ -107,7 +108,40 @@ def _guarded(check: Check[Any], judge: Callable[[], list[Finding]], path: str) -
                               "please report this lbcheck bug")]
 
 
-def _merge(mine: list[Finding], said: list[Finding]) -> list[Finding]:
-    """keepalived's complaints, except on a line where lint already reports something."""
-    lines = {(f.file, f.line) for f in mine}
-    return mine + [f for f in said if f.line == 0 or (f.file, f.line) not in lines]
+def _names(config: KeepalivedConfig) -> set[str]:
+    """What keepalived's complaints name: instances, scripts, trackers, sync groups."""
+    return ({i.name for i in config.instances} | set(config.scripts) | set(config.trackers)
+            | {g.name for g in config.sync_groups})
+
+
+def enclosing(configs: list[KeepalivedConfig], file: str, line: int) -> frozenset[int]:
+    """The opening lines of the blocks of ``file`` that hold ``line`` (a block ends at its
+    last statement, or at its closing brace: one line further per level of nesting)."""
+    found: set[int] = set()
+
+    def last(node: Node) -> int:
+        return max([node.line, *(last(c) for c in node.children)])
+
+    def height(node: Node) -> int:
+        return 1 + max((height(c) for c in node.children if c.children), default=0)
+
+    def walk(nodes: tuple[Node, ...]) -> None:
+        for node in nodes:
+            if (node.children and node.file == file
+                    and node.line <= line <= last(node) + height(node)):
+                found.add(node.line)
+            walk(node.children)
+
+    for config in configs:
+        walk(config.nodes)
+    return frozenset(found)
+
+
+def _merge(mine: list[Finding], said: list[Finding], names: set[str],
+           configs: list[KeepalivedConfig]) -> list[Finding]:
+    """keepalived's complaints, except those a lint finding already reports (by finding, not
+    by line: lint/keepalived.py ECHOES says which rule reports which complaint)."""
+    from lbcheck.lint.keepalived import echoed
+
+    return mine + [f for f in said
+                   if not echoed(f, mine, names, enclosing(configs, f.file, f.line))]

@@ -28,7 +28,34 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lbcheck.lint.findings import Finding
-from lbcheck.lint.registry import KA090
+from lbcheck.lint.registry import (
+    KA001,
+    KA004,
+    KA005,
+    KA006,
+    KA020,
+    KA021,
+    KA023,
+    KA027,
+    KA028,
+    KA046,
+    KA047,
+    KA050,
+    KA051,
+    KA052,
+    KA053,
+    KA054,
+    KA060,
+    KA070,
+    KA071,
+    KA072,
+    KA073,
+    KA075,
+    KA076,
+    KA077,
+    KA078,
+    KA090,
+)
 
 if TYPE_CHECKING:
     from lbcheck.keepalived_conf import KeepalivedConfig, Node
@@ -38,12 +65,12 @@ _PLACE = re.compile(r"^\((?:(?P<file>.+?): )?Line (?P<line>\d+)\) (?P<message>.*
 _VERSION = re.compile(r"Keepalived v(\d+(?:\.\d+)+)")
 _WARNING = re.compile(r"WARNING|probably isn't what you want|SECURITY VIOLATION|deprecated|"
                       r"Config files missing", re.IGNORECASE)
-# What depends on the machine keepalived -t runs on rather than on the config: files and
-# users there, its DNS (smtp_server), its keepalived build (nftables, ipvs).
-_HOST = re.compile(r"doesn't exist|Non-existent interface|not accessible|does not exist|"
-                   r"cannot find|No such file|Unable to set default user|"
-                   r"interface .* not found|Disabling track script|resolve|"
-                   r"Unknown user|user .* not found|getpwnam|nftables|not compiled|"
+# What depends on the machine keepalived -t runs on rather than on the config: its interfaces,
+# files and users there, its DNS (smtp_server), its keepalived build (nftables, ipvs).
+_HOST = re.compile(r"interface \S+ for .* doesn't exist|tracked interface \S+ doesn't exist|"
+                   r"Non-existent interface|not accessible|No such file|Config files missing|"
+                   r"Unable to set default user|interface .* not found|Disabling track script|"
+                   r"resolve|Unknown user|user .* not found|getpwnam|nftables|not compiled|"
                    r"not supported by this build|IPVS", re.IGNORECASE)
 # keepalived telling what default it applies, not a complaint about what was written.
 _DEFAULTED = re.compile(r"no forwarding method set, setting default", re.IGNORECASE)
@@ -54,7 +81,68 @@ NOT_RUN = ("keepalived -t stopped at an interface missing on this machine, befor
            "vrrp_strict's rules, empty unicast peers, route keywords): those did not run — "
            "lint as root to give it the config's interfaces in a private network namespace")
 IFNAMSIZ = 16  # the kernel's limit, NUL included
+
+# keepalived -t's complaints and the lint rules that report the same trap: a complaint one of
+# them already reports (on its line, or about the object it names) is not shown twice — the
+# merge deduplicates by finding, not by line — and the cross-check
+# (tests/integration/test_lint_vs_keepalived.py) holds lint's own rules to every complaint.
+ECHOES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), frozenset(r.id for r in rules))
+    for pattern, rules in (
+        (r"track (script|file|process) \S+ not found", (KA005, KA020, KA027)),
+        (r"No script set for vrrp_script", (KA005,)),
+        (r"since own interface", (KA005,)),
+        (r"Disabling track script|Unable to set default user", (KA020, KA021, KA027)),
+        (r"SECURITY VIOLATION", (KA028, KA023)),
+        (r"with weights due to address_owner", (KA047,)),
+        (r"with weights due to SYNC group", (KA004,)),
+        (r"address family must match", (KA001,)),
+        (r"nopreempt will not work with initial state MASTER", (KA046,)),
+        (r"unknown state", (KA051,)),
+        (r"Truncating auth_pass", (KA052,)),
+        (r"incompatible with AH authentication", (KA053,)),
+        (r"No VIP specified", (KA054,)),
+        ((r"invalid number|not valid|outside range|is invalid|persistence_timeout invalid|"
+         r"routing method"), (KA050,)),
+        (r"Unknown keyword|deprecated|unknown route keyword", (KA006, KA060)),
+        (r"Unexpected '|Extra '|Missing '|missing '|missing a parameter", (KA060,)),
+        (r"State MASTER must match|Strict mode|strict mode", (KA070,)),
+        (r"preempt_delay", (KA071,)),
+        (r"has only \d+ virtual router", (KA072,)),
+        (r"without any unicast peers", (KA073,)),
+        (r"does not support authentication", (KA075,)),
+        (r"label for IPv6", (KA076,)),
+        (r"specified in sync group|no matching virtual router|more than one sync group",
+         (KA077,)),
+        (r"has no real servers", (KA078,)),
+    ))
 _IFNAME = re.compile(r"^[^\s/:]{1,15}$")
+_NAMES = re.compile(r"[A-Za-z0-9_.:/\[\]-]+")
+
+
+def echo_rules(message: str) -> frozenset[str]:
+    """The lint rules that report what keepalived -t's ``message`` says (empty: none)."""
+    return frozenset().union(*(rules for pattern, rules in ECHOES if pattern.search(message)))
+
+
+def echoed(complaint: Finding, mine: list[Finding], names: set[str],
+           enclosing: frozenset[int] = frozenset()) -> bool:
+    """Does one of ``mine`` report what ``complaint`` says? A finding of a rule that says the
+    same thing: about an object the complaint names (an instance, a script, a sync group of
+    ``names``), on the complaint's line, or on the line opening a block around it
+    (``enclosing``: keepalived reports some complaints inside a block whose opening lint
+    reports, e.g. the lines after a missing '{'); for a complaint with no name and no line,
+    any such finding in its file."""
+    rules = echo_rules(complaint.message)
+    same = [f for f in mine if f.rule in rules and f.file == complaint.file]
+    if not same:
+        return False
+    named = {w.strip("()[]:'.,") for w in _NAMES.findall(complaint.message)} & names
+    if named and any(any(n in f.message for n in named) for f in same):
+        return True
+    if complaint.line:
+        return any(f.line == complaint.line or f.line in enclosing for f in same)
+    return not named
 
 
 class Verdict(NamedTuple):

@@ -215,9 +215,10 @@ def script_user(subject: Subject) -> list[Finding]:
     if not on_host:
         found.append(KA027.finding(
             gd.file, gd.line,
-            f"enable_script_security without script_user: {len(scripts)} script(s) run as "
-            f"{DEFAULT_SCRIPT_USER}; where that user does not exist keepalived removes them "
-            "(not checked here: lint with --on-host on the load balancer)",
+            f"enable_script_security without script_user: {len(scripts)} script(s) "
+            f"({', '.join(n.args[0] for n in scripts)}) run as {DEFAULT_SCRIPT_USER}; where "
+            "that user does not exist keepalived removes them (not checked here: lint with "
+            "--on-host on the load balancer)",
             f"script_user root (or another user) in global_defs, or create "
             f"{DEFAULT_SCRIPT_USER}"))
         return found

@@ -115,3 +115,20 @@ def test_every_check_judges_an_empty_config_without_tripping() -> None:
     """The registered checks run on the model alone (one reading): an empty one is clean."""
     subject = Subject(parse_text("", tolerant=True), on_host=False)
     assert [f for c in per_config.registered for f in c.judge(subject)] == []
+
+
+def test_every_error_keepalived_is_silent_about_is_explained_in_the_docs() -> None:
+    """registry.SILENT_KEEPALIVED lets a rule be an error where `keepalived -t` says nothing:
+    each such rule is registered with an error severity and named, bold, in docs/lint.md's
+    paragraph on keepalived's silence."""
+    from lbcheck.lint.registry import SILENT_KEEPALIVED
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "lint.md").read_text()
+    paragraph = text[text.index("**Lint's own rules against keepalived's word.**"):]
+    paragraph = paragraph[:paragraph.index("\n\n")]
+    for rule_id, why in SILENT_KEEPALIVED.items():
+        assert "error" in RULES[rule_id].severities, rule_id
+        assert why
+        assert f"**{rule_id}**" in paragraph or any(
+            low <= rule_id <= high
+            for low, high in re.findall(r"\*\*(KA\d+)–(KA\d+)\*\*", paragraph)), rule_id
