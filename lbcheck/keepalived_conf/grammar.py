@@ -416,12 +416,12 @@ def _build(lines: Iterable[_Line], sink: _Sink) -> list[Node]:
             if (not brace and statement and len(stack) < MAX_BLOCK_DEPTH
                     and block_of(stack[-1].path if stack else "", statement[0]) == KEYWORDS
                     and not (stack and stack[-1].values)):
-                head = _Line(statement, entry.file, entry.line, entry.condition)
+                opener = _Line(statement, entry.file, entry.line, entry.condition)
                 path = stack[-1].path if stack else ""
-                stack.append(_Frame(head, [], f"{path}/{head.words[0]}" if path
-                                    else head.words[0], False))
+                stack.append(_Frame(opener, [], f"{path}/{opener.words[0]}" if path
+                                    else opener.words[0], False))
                 siblings = stack[-1].children
-                awaiting = head
+                awaiting = opener
                 continue
             if brace == "{":
                 head = _opener(statement, entry, siblings, stack, sink)
