@@ -342,6 +342,74 @@ def lint(opts: Options, conf: str, peer: str | None, on_host: bool | None,
     return exit_code(report.findings)
 
 
+@cli.command()
+@click.option("--interface", required=True, metavar="IF", type=NAME,
+              help="The interface the VIPs live on (the same name on both nodes).")
+@click.option("--node", "nodes", multiple=True, metavar="ADDR[/LEN]", type=Text("address"),
+              help="This node's address on IF, one per family (with /LEN: VIPs are checked "
+                   "to be in its subnet).")
+@click.option("--peer", "peers", multiple=True, metavar="ADDR[/LEN]", type=Text("address"),
+              help="The peer's address on IF, one per family.")
+@click.option("--vip", "vips", multiple=True, metavar="ADDR[/LEN]", type=Text("address"),
+              help="A VIP (repeat): IPv4, IPv6 or both.")
+@click.option("--profile", type=click.Choice(["conservative", "fast"]),
+              default="conservative", show_default=True,
+              help="conservative: VRRPv2, 1 s adverts, FAULT; fast: VRRPv3, 0.1 s, weighted.")
+@click.option("--unicast/--multicast", default=False,
+              help="Adverts to the peer's address instead of multicast [multicast].")
+@click.option("--vrid", type=int, default=51, show_default=True,
+              help="virtual_router_id (sync-group: this and the next).")
+@click.option("--check", type=click.Choice(["spawned", "watch"]),
+              help="spawned `lbcheck haproxy` or `lbcheck watch` on a track_file "
+                   "[conservative: spawned, fast: watch].")
+@click.option("--design", type=click.Choice(["excluded", "sync-group"]), default="excluded",
+              show_default=True,
+              help="Dual-stack: IPv6 VIPs in virtual_ipaddress_excluded, or one instance per "
+                   "family in a vrrp_sync_group.")
+@click.option("--keepalived-version", "release", metavar="X.Y.Z", type=Text("release"),
+              help="The nodes' keepalived [this host's, else 2.2.7].")
+@click.option("--name", default="lb1", show_default=True, type=NAME,
+              help="This node's name (router_id; the master while both are healthy).")
+@click.option("--peer-name", default="lb2", show_default=True, type=NAME,
+              help="The peer's name.")
+@click.option("--out", metavar="DIR", type=PATH,
+              help="Write DIR/README.md and DIR/NAME/… [print what would be written].")
+@click.option("--force", is_flag=True, help="Overwrite files that exist under --out.")
+def init(interface: str, nodes: tuple[str, ...], peers: tuple[str, ...],
+         vips: tuple[str, ...], profile: str, unicast: bool, vrid: int, check: str | None,
+         design: str, release: str | None, name: str, peer_name: str, out: str | None,
+         force: bool) -> int:
+    """Write a keepalived pair (both nodes' files and a README) from your addresses,
+    lint-clean by construction (docs/init.md).
+
+    Exit codes: 0 written (or, without --out, printed), 2 refused (one line says why).
+    """
+    from lbcheck.init import InitError, releases
+    from lbcheck.init.design import design as make_design
+    from lbcheck.init.output import write
+    from lbcheck.init.render import files, summary
+    from lbcheck.init.spec import build
+
+    try:
+        if release is None:
+            from lbcheck.lint.keepalived import version
+
+            release = version() or releases.DEFAULT
+        spec = build(interface, nodes, peers, vips, profile, unicast, vrid, check, design,
+                     releases.parse(release), name, peer_name)
+        pair = make_design(spec)
+        if out is None:
+            click.echo(summary(pair))
+            return EXIT_OK
+        written = write(out, files(pair), force)
+    except InitError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"lbcheck init: wrote {len(written)} files under {out}; next: "
+               f"lbcheck lint {os.path.join(out, name, 'keepalived.conf')} "
+               f"{os.path.join(out, peer_name, 'keepalived.conf')}")
+    return EXIT_OK
+
+
 class WatchOptions(NamedTuple):
     check: Options
     track_file: str

@@ -17,7 +17,8 @@ lbcheck's 3 also covers SIGTERM (keepalived's `timeout`), an interrupt and an in
 a check that broke could not tell. lbnotify has no 3: an internal error or an interrupt is a
 handler that failed (1). `lbcheck --nagios` switches to the monitoring-plugin convention
 below (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN); usage errors stay 2 there, which a plugin
-reads as CRITICAL. `lbcheck watch` exits 0 once stopped by SIGTERM or SIGINT, and with
+reads as CRITICAL. `lbcheck init` exits 0 when it wrote (or printed) the pair and 2 when it
+refused the inputs. `lbcheck watch` exits 0 once stopped by SIGTERM or SIGINT, and with
 --once as the check it ran.
 """
 
@@ -41,5 +42,6 @@ CODES: Final = {
     "lbcheck --nagios": frozenset({NAGIOS_OK, NAGIOS_WARNING, NAGIOS_CRITICAL, NAGIOS_UNKNOWN}),
     "lbcheck lint": frozenset({EXIT_OK, EXIT_FAILED, EXIT_USAGE}),
     "lbcheck status": frozenset({EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN}),
+    "lbcheck init": frozenset({EXIT_OK, EXIT_USAGE}),
     "lbnotify": frozenset({EXIT_OK, EXIT_FAILED, EXIT_USAGE}),
 }

@@ -18,7 +18,7 @@ import pytest
 from lbcheck import exits
 from lbcheck.cli import _POLICY as LBCHECK_POLICY
 from lbcheck.cli import cli as lbcheck_cli
-from lbcheck.cli import lint, status
+from lbcheck.cli import init, lint, status
 from lbcheck.config import ConfigError
 from lbcheck.entry import Policy, run
 from lbcheck.notify.cli import _POLICY as LBNOTIFY_POLICY
@@ -90,7 +90,8 @@ def documented(help_text: str | None) -> set[int]:
 
 @pytest.mark.parametrize(("command", "help_text"), [
     ("lbcheck", lbcheck_cli.help), ("lbcheck lint", lint.help),
-    ("lbcheck status", status.help), ("lbnotify", lbnotify_cli.help)])
+    ("lbcheck status", status.help), ("lbcheck init", init.help),
+    ("lbnotify", lbnotify_cli.help)])
 def test_each_help_names_the_codes_of_the_table(command: str, help_text: str | None) -> None:
     """`--help` is what an operator reads: the codes it lists are the table's, no more."""
     assert exits.CODES[command] == documented(help_text)
