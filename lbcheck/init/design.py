@@ -103,7 +103,9 @@ def design(spec: PairSpec) -> Design:
                         "family); with one family there is one instance: drop --design")
     fast = spec.profile == "fast"
     kind = spec.check or ("watch" if fast else "spawned")
-    weight = -20 if fast else 0
+    # Weighted in both profiles: when the check fails on both nodes the VIPs stay on the
+    # higher one (lint KA012, and the "on exactly one node when both checks fail").
+    weight = -20 if fast else -60
     choices = [_families(families)]
     instances = _instances(spec, families)
     sync = spec.design == "sync-group"
@@ -122,7 +124,7 @@ def design(spec: PairSpec) -> Design:
     choices.append(_check_choice(tracking, fast))
     if sync and weight:
         releases.require(release, "vrrp_sync_group", "sync_group_tracking_weight",
-                         "--design excluded, or --profile conservative (unweighted checks)")
+                         "--design excluded")
     if spec.unicast:
         for keyword in ("unicast_src_ip", "unicast_peer"):
             releases.require(release, "vrrp_instance", keyword, "--multicast")
@@ -190,8 +192,8 @@ def _timing(fast: bool, version: int | None) -> list[Choice]:
                             "weight exceeds the gap of 1"))
     else:
         found.append(Choice("priorities", "150 / 100",
-                            "The first node is the master while both are healthy; FAULT, not "
-                            "arithmetic, moves the VIPs"))
+                            "The first node is the master while both are healthy; the check's "
+                            "weight (-60) exceeds the gap of 50"))
     return found
 
 
@@ -216,13 +218,15 @@ def _check_choice(tracking: Tracking, fast: bool) -> Choice:
                "fall 1, rise 2)")
     else:
         how = f"lbcheck-watch.service writes {TRACK_FILE}: `{tracking.command}`"
-    if tracking.weight:
+    if fast:
         why = ("Weight -20: a failure drops 250 to 230, below the peer's 249, and when it fails "
                "on both nodes the VIPs stay on the higher one instead of vanishing")
     else:
-        why = ("Weight 0 (FAULT): the master resigns with a priority-0 advert, the backup "
-               "takes over after its skew (~0.6 s); failing on both nodes leaves no holder "
-               f"({KA012.id})")
+        why = ("Weight -60: a failure drops 150 to 90, below the peer's 100, and the backup "
+               "takes over once the master's adverts stop winning (3 x advert_int + skew, "
+               "about 3.6 s); when it fails on both nodes the VIPs stay on the higher one "
+               f"instead of vanishing ({KA012.id}). Weight 0 (FAULT, examples/keepalived.conf) "
+               "moves them in ~0.6 s but leaves no holder then; --profile fast has both")
     return Choice("check", how, why)
 
 

@@ -21,7 +21,7 @@ from lbcheck.init.design import (
     Node,
     vip_text,
 )
-from lbcheck.lint.registry import KA004, KA012
+from lbcheck.lint.registry import KA004
 
 WIDTH = 99
 
@@ -279,10 +279,7 @@ def readme(design: Design) -> str:
     names = (master.name, backup.name)
     kind = design.tracking.kind
     lint_line = f"lbcheck lint {names[0]}/keepalived.conf {names[1]}/keepalived.conf"
-    expected = ("0 errors, 0 warnings" if design.tracking.weight else
-                f"0 errors and one warning, {KA012.id}: weight 0 on both nodes, which is this "
-                "profile's known cost (a check failing on both nodes leaves no node holding "
-                "the VIPs); `--profile fast` trades it for a weighted check")
+    expected = "0 errors, 0 warnings"
     out = [f"# The keepalived pair {names[0]} / {names[1]}", "",
            (f"Written by `lbcheck init` for keepalived {spec.release}; the same command writes "
            "the same bytes again:"), "", "```", *_continued(command_line(design)), "```", "",
