@@ -23,11 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from tests.lab.render import BIN
 from tests.lab.topology import entered
+from tests.support import keepalived_pair as pair
 from tests.support.waiting import eventually
 
 PREFIX = "lbb"
@@ -82,45 +82,13 @@ def config(node: str, priority: int) -> str:
         for k in range(1, INSTANCES + 1))
 
 
-def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=check)
-
-
-@contextlib.contextmanager
-def network() -> Iterator[None]:
-    """lbb-n1 and lbb-n2, eth0 of each joined by a veth; deleted after, whatever happens."""
-    try:
-        for node, (v4, v6, _) in NODES.items():
-            ns = f"{PREFIX}-{node}"
-            _run("ip", "netns", "add", ns)
-            _run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0")
-        _run("ip", "link", "add", f"{PREFIX}-n1", "type", "veth", "peer", "name",
-             f"{PREFIX}-n2")
-        for node, (v4, v6, _) in NODES.items():
-            ns = f"{PREFIX}-{node}"
-            _run("ip", "link", "set", ns, "netns", ns)
-            for argv in (("ip", "link", "set", ns, "name", "eth0"),
-                         ("ip", "addr", "add", f"{v4}/24", "dev", "eth0"),
-                         ("ip", "addr", "add", f"{v6}/64", "dev", "eth0", "nodad"),
-                         ("ip", "link", "set", "eth0", "up"),
-                         ("ip", "link", "set", "lo", "up")):
-                _run("ip", "netns", "exec", ns, *argv)
-        yield None
-    finally:
-        for node in NODES:
-            _run("ip", "netns", "del", f"{PREFIX}-{node}", check=False)
+def network() -> contextlib.AbstractContextManager[None]:
+    """lbb-n1 and lbb-n2 (tests/support/keepalived_pair.py)."""
+    return pair.network(PREFIX, {n: (v4, v6) for n, (v4, v6, _) in NODES.items()})
 
 
 def start(node: str, node_dir: Path) -> subprocess.Popen[bytes]:
-    """keepalived of ``node`` under `ip netns exec` and `unshare --mount`, its /run and /tmp
-    our directories (its pidfile lands in node_dir/run: the pid to ask)."""
-    mounts = ["mount --make-rprivate /", f"mount --bind {node_dir}/run /run",
-              f"mount --bind {node_dir}/tmp /tmp"]
-    script = " && ".join(mounts) + (" && exec keepalived --dont-fork --log-console "
-                                    "--log-detail --vrrp -f /run/keepalived.conf")
-    log = open(node_dir / "keepalived.log", "ab")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(["ip", "netns", "exec", f"{PREFIX}-{node}", "unshare", "--mount",
-                             "sh", "-c", script], stdout=log, stderr=subprocess.STDOUT)
+    return pair.start(f"{PREFIX}-{node}", node_dir)
 
 
 def timed(node: str, argv: list[str], env: dict[str, str]) -> tuple[float, int]:

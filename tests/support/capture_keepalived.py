@@ -22,11 +22,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from lbcheck.keepalived_state import ask
 from tests.support import debian_root
+from tests.support import keepalived_pair as pair
+from tests.support.keepalived_pair import keepalived, run
 from tests.support.waiting import eventually
 
 OUT = Path(__file__).resolve().parents[1] / "unit" / "data" / "keepalived"
@@ -127,41 +128,12 @@ vrrp_instance VI_3 {{
 """
 
 
-def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=check)
-
-
-@contextlib.contextmanager
-def network() -> Iterator[None]:
-    """lbs-n1 and lbs-n2, eth0 of each joined by a veth, and a veth pair trk0/trk1 in each
-    (a container may lack the dummy module); deleted after."""
-    try:
-        for name, (v4, v6, _, _) in NODES.items():
-            run("ip", "netns", "add", f"lbs-{name}")
-            run("ip", "netns", "exec", f"lbs-{name}", "sysctl", "-qw",
-                "net.ipv6.conf.all.accept_dad=0")
-        run("ip", "link", "add", "lbs-n1", "type", "veth", "peer", "name", "lbs-n2")
-        for name, (v4, v6, _, _) in NODES.items():
-            ns = f"lbs-{name}"
-            run("ip", "link", "set", ns, "netns", ns)
-            for argv in (("ip", "link", "set", ns, "name", "eth0"),
-                         ("ip", "addr", "add", f"{v4}/24", "dev", "eth0"),
-                         ("ip", "addr", "add", f"{v6}/64", "dev", "eth0", "nodad"),
-                         ("ip", "link", "set", "eth0", "up"),
-                         ("ip", "link", "set", "lo", "up"),
-                         ("ip", "link", "add", "trk0", "type", "veth", "peer", "name", "trk1"),
-                         ("ip", "link", "set", "trk1", "up"),
-                         ("ip", "link", "set", "trk0", "up")):
-                run("ip", "netns", "exec", ns, *argv)
-        yield None
-    finally:
-        for name in NODES:
-            run("ip", "netns", "del", f"lbs-{name}", check=False)
-
-
-def keepalived(root: Path | None) -> list[str]:
-    binary = "keepalived" if root is None else "/usr/sbin/keepalived"
-    return [binary] if root is None else ["chroot", str(root), binary]
+def network() -> contextlib.AbstractContextManager[None]:
+    """lbs-n1 and lbs-n2 (tests/support/keepalived_pair.py), and a veth pair trk0/trk1 in
+    each to track (a container may lack the dummy module)."""
+    return pair.network("lbs", {n: (v4, v6) for n, (v4, v6, _, _) in NODES.items()}, extra=(
+        ("ip", "link", "add", "trk0", "type", "veth", "peer", "name", "trk1"),
+        ("ip", "link", "set", "trk1", "up"), ("ip", "link", "set", "trk0", "up")))
 
 
 def signum(root: Path | None, which: str) -> int | None:
@@ -178,20 +150,8 @@ def version(root: Path | None) -> str:
 
 
 def start(name: str, root: Path | None, node_dir: Path) -> subprocess.Popen[bytes]:
-    """keepalived of node ``name``, under `ip netns exec` and `unshare --mount`."""
-    target = "" if root is None else str(root)
-    mounts = ["mount --make-rprivate /",
-              f"mount --bind {node_dir}/run {target}/run",
-              f"mount --bind {node_dir}/tmp {target}/tmp"]
-
-    if root is not None:
-        mounts.append(f"mount -t proc proc {target}/proc")
-    argv = [*keepalived(root), "--dont-fork", "--log-console", "--log-detail", "--vrrp",
-            "-f", "/run/keepalived.conf"]
-    script = " && ".join(mounts) + " && exec " + " ".join(argv)
-    log = open(node_dir / "keepalived.log", "ab")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(["ip", "netns", "exec", f"lbs-{name}", "unshare", "--mount",
-                             "sh", "-c", script], stdout=log, stderr=subprocess.STDOUT)
+    """keepalived of node ``name`` (tests/support/keepalived_pair.py)."""
+    return pair.start(f"lbs-{name}", node_dir, root)
 
 
 def pid(node_dir: Path) -> int:
