@@ -157,6 +157,26 @@ def test_out_refuses_existing_files_unless_forced(capsys: pytest.CaptureFixture[
     assert conf.read_text().startswith("# keepalived.conf of lb2 (the backup)")
 
 
+@pytest.mark.parametrize("plant", ["symlinked node directory", "out writable by others"])
+def test_out_is_not_redirected_by_what_another_user_planted(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, plant: str) -> None:
+    """Run as root into a shared place (`--out /tmp/pair`), a `lb1` symlinked elsewhere
+    (/etc/systemd/system…) would receive the files: refused, one line, exit 2, nothing there."""
+    out, elsewhere = tmp_path / "pair", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    if plant == "symlinked node directory":
+        (out / "lb1").symlink_to(elsewhere)
+        said = f"{out / 'lb1'} is a symlink"
+    else:
+        out.chmod(0o777)
+        said = f"{out} is writable by others"
+    code, _, err = lbcheck(capsys, *BASE, *V4, "--out", str(out))
+    assert (2, 1) == (code, len(err.splitlines())) and said in err, err
+    assert [] == list(elsewhere.iterdir())
+    assert [] == [p for p in out.rglob("*") if p.is_file()]
+
+
 def test_the_written_toml_is_a_valid_lbcheck_config(tmp_path: Path) -> None:
     from lbcheck.config import load as load_config
 
