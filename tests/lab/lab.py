@@ -9,6 +9,7 @@ process in them. All waits are bounded.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import re
@@ -23,8 +24,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import NamedTuple
 
-from tests.lab import topology
-from tests.lab.render import BIN, MASTER_SOCKET, node_files
+from tests.lab import poller, topology
+from tests.lab.render import BIN, MASTER_SOCKET, Generated, generated_files, node_files
 from tests.lab.topology import VIP4, VIP6, host, netns
 from tests.support.waiting import eventually
 
@@ -45,15 +46,24 @@ class LabError(Exception):
 class Failover(NamedTuple):
     fault: str
     at: float  # when the fault was injected (epoch seconds)
-    ipv4: float  # client-seen outage, seconds
+    ipv4: float  # client-seen outage, seconds; nan when the pair has no VIP of the family
     ipv6: float
+
+    def outages(self) -> dict[str, float]:
+        """The measured families' outages (a one-family pair has one)."""
+        return {f: o for f, o in (("ipv4", self.ipv4), ("ipv6", self.ipv6))
+                if not math.isnan(o)}
 
 
 class Lab:
     def __init__(self, workdir: Path, check: str = "lbcheck",
                  variant: str = "keepalived.conf", haproxy: str = "standalone",
-                 keepalived_root: str | None = None, profile: str = "conservative") -> None:
+                 keepalived_root: str | None = None, profile: str = "conservative",
+                 generated: Generated | None = None) -> None:
         self.workdir = workdir
+        # A pair `lbcheck init` writes (tests/lab/render.py) instead of examples/: then
+        # profile, check and variant are its own, and only its VIPs are looked for.
+        self.generated = generated
         self.profile = profile  # conservative (examples/) | fast (examples/fast/)
         self.check = check
         self.variant = variant
@@ -79,11 +89,13 @@ class Lab:
         self._save()
         self.wait_for_master("n1", timeout)
 
-    def configure(self, timeout: float = 30.0, **options: str | None) -> bool:
-        """The pair with other options (variant, profile, check, haproxy, keepalived_root):
+    def configure(self, timeout: float = 30.0, **options: str | Generated | None) -> bool:
+        """The pair with other options (variant, profile, check, haproxy, keepalived_root,
+        generated):
         brought up afresh, as up() makes it, so one lab can serve scenarios that need
         different configurations. False, and nothing touched, when it already runs so."""
-        unknown = set(options) - {"variant", "profile", "check", "haproxy", "keepalived_root"}
+        unknown = set(options) - {"variant", "profile", "check", "haproxy", "keepalived_root",
+                                  "generated"}
         if unknown:
             raise ValueError(f"cannot configure {sorted(unknown)}")
         if all(getattr(self, key) == value for key, value in options.items()):
@@ -98,13 +110,17 @@ class Lab:
         (self.workdir / STATE_FILE).write_text(json.dumps(
             {"check": self.check, "variant": self.variant, "haproxy": self.haproxy,
              "keepalived_root": self.keepalived_root, "profile": self.profile,
+             "generated": self.generated._asdict() if self.generated else None,
              "unshare": self.saved}))
 
     def start_node(self, name: str, timeout: float = 10.0) -> None:
         workdir = self.workdir / name  # kept across restarts: lbnotify's memory lives there
         (workdir / "init.ready").unlink(missing_ok=True)
-        files = node_files(name, workdir, PRIORITIES[self.profile][name], self.check,
-                           self.variant, self.haproxy, self.keepalived_root, self.profile)
+        if self.generated is not None:
+            files = generated_files(name, workdir, self.generated)
+        else:
+            files = node_files(name, workdir, PRIORITIES[self.profile][name], self.check,
+                               self.variant, self.haproxy, self.keepalived_root, self.profile)
         spec = {"node": name, "dir": str(workdir), "web_ports": [8081, 8082],
                 "receiver": str(RECEIVER), "receiver_port": 8099, **files}
         self.nodes[name] = subprocess.Popen(
@@ -149,19 +165,24 @@ class Lab:
 
     # -- looking -----------------------------------------------------------------------------
 
+    @property
+    def vips(self) -> tuple[str, ...]:
+        """The pair's VIPs: both families', or a generated one-family pair's."""
+        return self.generated.vips if self.generated is not None else (VIP4, VIP6)
+
     def holders(self) -> dict[str, set[str]]:
-        """Which node holds which VIP, from each node's own addresses (on any interface:
-        with use_vmac keepalived puts them on its macvlan, vrrp.51)."""
+        """Which node holds which of the pair's VIPs, from each node's own addresses (on any
+        interface: with use_vmac keepalived puts them on its macvlan, vrrp.51)."""
         found: dict[str, set[str]] = {}
         for name in PRIORITY:
             out = netns(host(name).netns, "ip", "addr", "show", check=False).stdout
-            found[name] = {vip for vip in (VIP4, VIP6) if f" {vip}/" in out}
+            found[name] = {vip for vip in self.vips if f" {vip}/" in out}
         return found
 
     def wait_for_master(self, name: str, timeout: float) -> float:
-        """Seconds until ``name`` alone holds both VIPs; LabError after ``timeout``."""
+        """Seconds until ``name`` alone holds the pair's VIPs; LabError after ``timeout``."""
         started = time.monotonic()
-        _wait(lambda: self.holders() == {n: ({VIP4, VIP6} if n == name else set())
+        _wait(lambda: self.holders() == {n: (set(self.vips) if n == name else set())
                                          for n in PRIORITY},
               timeout, f"{name} did not become sole master: {self.holders()}")
         return time.monotonic() - started
@@ -382,7 +403,7 @@ class Lab:
         """Break n1 while the client polls; the client-seen outage per family.
 
         An outage is ``inf`` when the VIPs never moved within ``timeout`` (the `killall -0`
-        baseline with a hung or zombie haproxy).
+        baseline with a hung or zombie haproxy), ``nan`` for a family the pair has no VIP of.
         """
         self.wait_for_master("n1", 25)
         process, out = self.poll(timeout + 10)
@@ -399,9 +420,10 @@ class Lab:
             moved = False
         finally:
             rows = stop_poll(process, out)
-        if not moved:
-            return Failover(fault, at, float("inf"), float("inf"))
-        return Failover(fault, at, outage(rows, "ipv4", at), outage(rows, "ipv6", at))
+        polled = {"ipv4": VIP4, "ipv6": VIP6}
+        found = {family: (outage(rows, family, at) if moved else float("inf"))
+                 if vip in self.vips else float("nan") for family, vip in polled.items()}
+        return Failover(fault, at, found["ipv4"], found["ipv6"])
 
     def recover(self, fault: str) -> None:
         """Undo ``fault`` on n1 and wait for it to take the VIPs back (preempt)."""
@@ -412,6 +434,11 @@ class Lab:
             thaw_all()
         elif fault == "interface":
             self.exec("n1", "ip", "link", "set", "eth0", "up")
+            # The kernel flushed n1's own IPv6 address with the link (keep_addr_on_down is
+            # 0); the host's network configuration gives it back, as this does: a pair
+            # advertising over IPv6 from it (unicast_src_ip) needs it.
+            n1 = host("n1")
+            self.exec("n1", "ip", "addr", "replace", f"{n1.v6}/64", "dev", "eth0", "nodad")
         else:
             self.restart_node("n1")
         self.wait_for_master("n1", 25)
@@ -419,10 +446,12 @@ class Lab:
     # -- the client ----------------------------------------------------------------------------
 
     def poll(self, duration: float) -> tuple[subprocess.Popen[bytes], Path]:
-        """Start the client's open-loop poller (a GET every 20 ms per VIP) for ``duration`` s."""
+        """Start the client's open-loop poller (a GET every 20 ms per VIP) for ``duration`` s;
+        a family the pair has no VIP of is not polled ("-")."""
         out = self.workdir / f"poll-{time.time_ns()}.jsonl"
+        v4, v6 = (vip if vip in self.vips else poller.NONE for vip in (VIP4, VIP6))
         process = subprocess.Popen(["ip", "netns", "exec", host("c").netns, sys.executable,
-                                    str(HERE / "poller.py"), VIP4, VIP6, str(duration),
+                                    str(HERE / "poller.py"), v4, v6, str(duration),
                                     str(out)], cwd="/")
         return process, out
 

@@ -8,6 +8,10 @@ With ``haproxy="master-worker"`` (haproxy run as Debian's unit runs it) two more
 socket gains `expose-fd listeners`, as in Debian's haproxy.cfg (the new worker takes the
 listening sockets over from the old one on a reload), and the check and the watcher ask the
 master CLI for workers with `--master-socket /run/haproxy-master.sock`.
+
+Generated pairs (:class:`Generated`, issue 22) come from `lbcheck init` instead of examples/:
+its Python API is given the lab's interface, addresses and VIPs, and the text it writes is
+adapted the same way, substituting literal strings and failing loudly when one is missing.
 """
 
 from __future__ import annotations
@@ -15,6 +19,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from tests.lab.topology import VIP4, VIP6, host
+
+if TYPE_CHECKING:
+    from lbcheck.init.design import Design
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -186,3 +196,101 @@ def _secure(path: Path) -> bool:
         if info.st_uid != 0 or info.st_mode & 0o022:
             return False
     return True
+
+
+# -- pairs `lbcheck init` writes (issue 22): generated, then run as the examples are ----------
+
+
+class Generated(NamedTuple):
+    """A pair the lab asks `lbcheck init` for: what the operator would choose besides the
+    addresses, which come from the lab's topology (n1 = --name, n2 = --peer-name)."""
+
+    families: tuple[int, ...] = (4, 6)  # the VIPs': VIP4 and/or VIP6
+    profile: str = "conservative"
+    unicast: bool = False
+    design: str = "excluded"
+    check: str | None = None  # None: the profile's (spawned | watch)
+
+    @property
+    def vips(self) -> tuple[str, ...]:
+        return tuple(vip for family, vip in ((4, VIP4), (6, VIP6)) if family in self.families)
+
+    @property
+    def label(self) -> str:
+        families = "dual-stack" if len(self.families) == 2 else f"IPv{self.families[0]}-only"
+        adverts = "unicast" if self.unicast else "multicast"
+        design = f" {self.design}" if len(self.families) == 2 else ""
+        return f"{families}{design} {adverts} {self.profile}"
+
+
+def init_design(pair: Generated) -> Design:
+    """What `lbcheck init` designs for the lab's pair, through its Python API, for the
+    keepalived this host runs (as the CLI defaults)."""
+    from lbcheck.init import releases
+    from lbcheck.init.design import design
+    from lbcheck.init.spec import build
+    from lbcheck.lint.keepalived import version
+
+    def addresses(name: str) -> tuple[str, ...]:
+        node = host(name)
+        return tuple(address for family, address in ((4, f"{node.v4}/24"), (6, f"{node.v6}/64"))
+                     if family in pair.families)
+
+    spec = build("eth0", addresses("n1"), addresses("n2"), pair.vips, pair.profile,
+                 pair.unicast, 51, pair.check, pair.design, version() or releases.DEFAULT,
+                 name="n1", peer_name="n2")
+    return design(spec)
+
+
+def generated_files(node: str, workdir: Path, pair: Generated) -> dict[str, str]:
+    """Write this node's files from what `lbcheck init` generates for ``pair``, adapted as
+    node_files adapts examples/: this checkout's lbcheck and lbnotify with --config, the
+    lbcheck.toml's paths in the node's directory; the watcher's command read from the
+    generated lbcheck-watch.service, the release hook from the generated drop-in. The
+    generated files as written stay under ``workdir``/generated for reading."""
+    from lbcheck.init.output import write
+    from lbcheck.init.render import files as rendered
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    generated = workdir / "generated"
+    write(str(generated), rendered(init_design(pair)), force=True)
+    mine = generated / node
+    config = workdir / "lbcheck.toml"
+    lbcheck, lbnotify = f"{BIN}/lbcheck --config {config}", f"{BIN}/lbnotify --config {config}"
+    replacements = {'"/usr/bin/lbnotify fifo"': f'"{lbnotify} fifo"'}
+    watch_unit = mine / "lbcheck-watch.service"
+    if not watch_unit.exists():  # the spawned check: keepalived runs it as a vrrp_script
+        replacements['script "/usr/bin/lbcheck '] = f'script "{lbcheck} '
+    conf = substitute((mine / "keepalived.conf").read_text(), replacements)
+    if not _secure(BIN):
+        conf = substitute(conf, {"    enable_script_security\n": ""})
+    toml = substitute((mine / "lbcheck.toml").read_text(), {
+        'target = "syslog"': f'target = "{workdir}/lbcheck.jsonl"',
+        "/etc/keepalived/keepalived.conf": str(workdir / "keepalived.conf"),
+        "/var/lib/lbcheck/state": str(workdir / "state"),
+        "/var/lib/lbcheck/outbox": str(workdir / "outbox"),
+    })
+    paths = {"keepalived_conf": workdir / "keepalived.conf",
+             "haproxy_cfg": workdir / "haproxy.cfg", "lbcheck_config": config}
+    paths["keepalived_conf"].write_text(conf)
+    paths["haproxy_cfg"].write_text((EXAMPLES / "haproxy.cfg").read_text())
+    config.write_text(toml)
+    config.chmod(0o600)
+    found = {k: str(v) for k, v in paths.items()}
+    found["haproxy"] = "standalone"
+    if watch_unit.exists():
+        found["watch"] = unit_command(watch_unit, lbcheck)
+    drop_in = mine / "keepalived.service.d" / "lbcheck-release.conf"
+    if drop_in.exists():
+        found["keepalived_stop_post"] = drop_in_command(drop_in, lbnotify)
+    return found
+
+
+def drop_in_command(drop_in: Path, lbnotify: str) -> str:
+    """A keepalived drop-in's ExecStopPost, its lbnotify path replaced."""
+    lines = [ln for ln in drop_in.read_text().splitlines() if ln.startswith("ExecStopPost=")]
+    argv = lines[0].removeprefix("ExecStopPost=").split() if lines else []
+    if not argv or not argv[0].endswith("/lbnotify"):
+        raise ValueError(f"{drop_in}: ExecStopPost no longer runs lbnotify: update "
+                         "tests/lab/render.py")
+    return " ".join([lbnotify, *argv[1:]])

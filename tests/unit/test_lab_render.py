@@ -1,4 +1,5 @@
-"""The lab renders examples/ into nodes; a chrooted keepalived gets its FIFO reader outside."""
+"""The lab renders examples/ — or what `lbcheck init` generates — into nodes; a chrooted
+keepalived gets its FIFO reader outside."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.render import BIN, NOTIFY_FIFO, node_files
+from tests.lab.lab import Failover
+from tests.lab.render import (
+    BIN,
+    NOTIFY_FIFO,
+    Generated,
+    drop_in_command,
+    generated_files,
+    node_files,
+)
+from tests.lab.topology import VIP4, VIP6, host
 
 
 def test_a_chrooted_keepalived_does_not_exec_our_lbnotify(tmp_path: Path) -> None:
@@ -55,3 +65,45 @@ def test_the_fast_profile_spawned_variant(tmp_path: Path) -> None:
     assert "priority 249 " in conf and "weight -20" in conf
     assert f'script "{BIN}/lbcheck --config ' in conf  # this checkout's (or the package's)
     assert "--deadline 0.4 haproxy --backend app\"" in conf
+
+
+def test_a_generated_conservative_pair_runs_this_checkouts_check(tmp_path: Path) -> None:
+    """`lbcheck init`'s conservative pair for the lab: n1's own address and the VIPs in it,
+    the spawned check and lbnotify this checkout's, with the node's lbcheck.toml."""
+    files = generated_files("n1", tmp_path, Generated((4, 6), "conservative"))
+    conf = Path(files["keepalived_conf"]).read_text()
+    config = files["lbcheck_config"]
+    assert f'script "{BIN}/lbcheck --config {config} haproxy"' in conf
+    assert f'"{BIN}/lbnotify --config {config} fifo"' in conf
+    assert "priority 150" in conf and "weight -60" in conf
+    assert [] == [ln for ln in conf.splitlines() if "/usr/bin/" in ln and "#" not in ln]
+    assert f"{VIP4}/24" in conf and f"{VIP6}/64" in conf
+    toml = Path(config).read_text()
+    assert str(tmp_path / "keepalived.conf") in toml and "/etc/" not in toml.split("]", 1)[1]
+    assert "watch" not in files and "keepalived_stop_post" not in files
+
+
+def test_a_generated_fast_pair_takes_the_watcher_and_the_drop_in(tmp_path: Path) -> None:
+    """The fast IPv6-only unicast pair: the watcher's command from the generated unit, the
+    release hook from the generated drop-in, the peer's address for unicast."""
+    files = generated_files("n2", tmp_path, Generated((6,), "fast", unicast=True))
+    conf = Path(files["keepalived_conf"]).read_text()
+    assert "priority 249" in conf and "vrrp_version 3" in conf
+    assert f"unicast_src_ip {host('n2').v6}" in conf and VIP4 not in conf
+    lbcheck = f"{BIN}/lbcheck --config {files['lbcheck_config']}"
+    assert files["watch"].startswith(f"{lbcheck} --deadline 0.4 watch --track-file ")
+    assert files["watch"].endswith(" --interval 0.1 --fall 1 --rise 3 haproxy")
+    assert files["keepalived_stop_post"] == (
+        f"{BIN}/lbnotify --config {files['lbcheck_config']} release")
+
+
+def test_a_drop_in_without_lbnotify_fails_loudly(tmp_path: Path) -> None:
+    drop_in = tmp_path / "lbcheck-release.conf"
+    drop_in.write_text("[Service]\nExecStopPost=/bin/true\n")
+    with pytest.raises(ValueError, match="update tests/lab/render.py"):
+        drop_in_command(drop_in, "lbnotify")
+
+
+def test_a_one_family_failover_measures_that_family_only() -> None:
+    result = Failover("killed", 0.0, 0.3, float("nan"))
+    assert {"ipv4": 0.3} == result.outages()
