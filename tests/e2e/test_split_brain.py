@@ -50,7 +50,7 @@ MOVE_WITHIN = 15.0  # s: a blocked backup takes over after 3 x advert_int + skew
 BOTH_NODES_WITHIN = 20.0
 QUIET = 7.0  # s of rounds (3+) in which nothing may be paged
 ROUTINE_MOVES = int(os.environ.get("LBCHECK_ROUTINE_MOVES", "20"))
-STORM_SECONDS = float(os.environ.get("LBCHECK_STORM_SECONDS", "15"))
+STORM_SECONDS = float(os.environ.get("LBCHECK_STORM_SECONDS", "10"))
 ASKER_PAIRS = 5  # two `lbcheck vips` at once on the backup, this many times
 AFTER_ROUTINE = 14.0  # s after the last move: a settle and two rounds, and delivery
 

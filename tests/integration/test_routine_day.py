@@ -24,7 +24,7 @@ from tests.lab.render import fast_deadline
 from tests.support.haproxy import Haproxy
 from tests.support.web import WebServers
 
-STORM_SECONDS = float(os.environ.get("LBCHECK_STORM_SECONDS", "15"))
+STORM_SECONDS = float(os.environ.get("LBCHECK_STORM_SECONDS", "10"))
 RELOAD_EVERY = 0.5  # seconds: 2 Hz, far more often than any deploy pipeline reloads
 
 
