@@ -75,8 +75,10 @@ def test_kill_9_at_random_points_loses_no_acknowledged_page(
         wanted = {fault_key(notify, f"VI_{i}") for i in acknowledged}
         end = time.monotonic() + 30
         while time.monotonic() < end:
+            # A hook killed mid-POST leaves the receiver a truncated body (no JSON): that
+            # request delivered nothing, whoever sends the page again does.
             received = {r["json"]["dedup_key"] for r in receiver.requests
-                        if r["mode"] != "500"}
+                        if r["mode"] != "500" and isinstance(r["json"], dict)}
             if wanted <= received:
                 break
             time.sleep(0.1)
