@@ -167,7 +167,9 @@ def _dual_stack(sync: bool, weight: int) -> Choice:
         return Choice("dual-stack design", "one instance, IPv6 VIPs in "
                       "virtual_ipaddress_excluded",
                       "One election moves both families together (no partial failover, no "
-                      "two holders of the IPv6 VIPs); examples/keepalived.conf, proven in the lab")
+                      "two holders of the IPv6 VIPs). Measured against --design sync-group in "
+                      "the lab (docs/init.md): the same outages, the families apart for "
+                      "milliseconds in 3 of 15 handovers instead of 9")
     return Choice("dual-stack design", "one instance per family in vrrp_sync_group VG_1",
                   "Each family advertises itself and the group moves both together; "
                   + (f"sync_group_tracking_weight keeps the weighted check counting ({KA004.id})"
