@@ -46,7 +46,7 @@ pytestmark = pytest.mark.e2e
 # lbnotify's flap window in the lab: what examples/lbcheck.toml, rendered into the nodes, says.
 FLAP_WINDOW = float(tomllib.loads((REPO / "examples" / "lbcheck.toml").read_text())["page"].get(
     "flap_window", 60))
-SOAK_SECONDS = float(os.environ.get("LBCHECK_SOAK_SECONDS", "45"))  # 90 reloads, 4 restarts
+SOAK_SECONDS = float(os.environ.get("LBCHECK_SOAK_SECONDS", "30"))  # 60 reloads, 3 restarts
 RELOAD_EVERY = 0.5  # haproxy reloads: twice a second
 RESTART_EVERY = 10.0  # watcher restarts, the first half a period in
 SETTLE = 3.0  # after the last action: a late FAULT, page or failed request still counts
