@@ -187,15 +187,11 @@ def _recorded_state(state_dir: str) -> Callable[[str], str | None]:
 
     Only read for a VIP held by no node, so the check path imports the notify half then only.
     """
+    recorded = _recorded_instance(state_dir)
 
     def state_of(instance: str) -> str | None:
-        from lbcheck.notify.paging import memory
-
-        try:
-            recorded = memory.load(state_dir, "INSTANCE", instance)
-        except memory.PageMemoryError:
-            return None
-        return recorded.state if recorded else None
+        found = recorded(instance)
+        return found.state if found else None
 
     return state_of
 
