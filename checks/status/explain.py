@@ -19,6 +19,7 @@ from lbcheck.checks.status.view import InstanceView, TrackerView, VipView
 from lbcheck.keepalived_state.model import Tracker
 
 MINUS = "\u2212"  # what a reader of arithmetic expects; JSON carries the numbers
+SETTLING = 2.0  # s after a transition in which keepalived is still adding or removing VIPs
 
 
 def tracker_view(tracker: Tracker, detail: str | None = None) -> TrackerView:
@@ -132,7 +133,8 @@ def judge(view: InstanceView, now: float | None = None) -> InstanceView:
     """``view`` with its verdict (as intended? healthy?), explanation and warnings."""
     now = time.time() if now is None else now
     state = view.state or "UNKNOWN"
-    warnings = [*_vip_warnings(state, view.vips)]
+    settling = view.since is not None and now - view.since < SETTLING
+    warnings = [*_vip_warnings(state, view.vips, settling)]
     unknown = [t for t in view.trackers if t.ok is None]
     failing = [t for t in view.trackers if t.ok is False]
     healthy = state != "FAULT" and not failing and not unknown and not warnings
@@ -177,13 +179,15 @@ def _why(view: InstanceView, state: str) -> str:
             "STOP": "keepalived is stopping"}.get(state, f"state {state}; {ours}")
 
 
-def _vip_warnings(state: str, vips: tuple[VipView, ...]) -> list[str]:
+def _vip_warnings(state: str, vips: tuple[VipView, ...], settling: bool = False) -> list[str]:
+    """What is wrong with where the VIPs are; a MASTER (or BACKUP) of less than SETTLING
+    seconds is still adding (or removing) them: not a misplaced VIP yet."""
     found = []
     for vip in vips:
         where = f"{vip.address} on {vip.interface}" if vip.interface else vip.address
-        if vip.here is False and state == "MASTER":
+        if vip.here is False and state == "MASTER" and not settling:
             found.append(f"MASTER but {where} is not on the interface")
-        elif vip.here is True and state in ("BACKUP", "FAULT"):
+        elif vip.here is True and state in ("BACKUP", "FAULT") and not settling:
             found.append(f"{state} but {where} is still on the interface (left behind?)")
         if vip.holders is not None and vip.holders > 1:
             found.append(f"split brain: {where} held by {vip.holders} nodes (pair watch)")
