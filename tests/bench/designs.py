@@ -19,7 +19,7 @@ import time
 from itertools import pairwise
 from pathlib import Path
 
-from tests.lab.addrwatch import Change, Watch, spans
+from tests.lab.addrwatch import Change, Watch, held_at, spans
 from tests.lab.lab import Lab
 from tests.lab.render import Generated
 from tests.lab.topology import VIP4, VIP6
@@ -87,19 +87,10 @@ def apart(changes: dict[str, list[Change]], start: float, end: float) -> float:
                                    if start < c.at < end)})
     total = 0.0
     for a, b in pairwise(points):
-        held = [_held_at(cs, a) for cs in changes.values()]
+        held = [held_at(cs, a) for cs in changes.values()]
         if any((VIP4 in h) != (VIP6 in h) for h in held):
             total += b - a
     return total
-
-
-def _held_at(changes: list[Change], at: float) -> frozenset[str]:
-    held: frozenset[str] = frozenset()
-    for change in changes:
-        if change.at > at:
-            break
-        held = change.held
-    return held
 
 
 def _spread(values: list[float], never_after: float) -> str:

@@ -137,7 +137,7 @@ def spans(changes: dict[str, list[Change]], vip: str, holders: int, start: float
                                    if start < c.at < end)})
     found: list[tuple[float, float]] = []
     for a, b in pairwise(points):
-        count = sum(vip in _held_at(cs, a) for cs in changes.values())
+        count = sum(vip in held_at(cs, a) for cs in changes.values())
         if count == holders:
             if found and found[-1][1] == a:
                 found[-1] = (found[-1][0], b)
@@ -146,7 +146,8 @@ def spans(changes: dict[str, list[Change]], vip: str, holders: int, start: float
     return found
 
 
-def _held_at(changes: list[Change], at: float) -> frozenset[str]:
+def held_at(changes: list[Change], at: float) -> frozenset[str]:
+    """The VIPs one node held at ``at``, from its recorded changes."""
     held: frozenset[str] = frozenset()
     for change in changes:
         if change.at > at:
