@@ -237,3 +237,14 @@ def read_pidfile(path: str, service: str | None = None) -> tuple[list[int], int]
     text = data.decode("ascii", errors="replace")
     pids = [int(word) for word in text.split() if word.isascii() and word.isdigit()]
     return [pid for pid in pids if 0 < pid <= PID_MAX], info.st_uid
+
+
+def shares_namespace(pid: int, kind: str) -> bool:
+    """Is ``pid`` in our namespace of ``kind`` ("net", "mnt", "uts")? False when it cannot be
+    told (gone, not ours to look at): a caller then treats it as another namespace's."""
+    try:
+        theirs = os.stat(f"/proc/{pid}/ns/{kind}")
+        ours = os.stat(f"/proc/self/ns/{kind}")
+    except OSError:
+        return False
+    return (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino)

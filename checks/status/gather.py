@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lbcheck import procs
 from lbcheck.checks.status.explain import judge, tracker_view
 from lbcheck.checks.status.view import InstanceView, Recorded, Status, TrackerView, VipView
 from lbcheck.keepalived_conf import Instance as ConfInstance
@@ -81,9 +82,8 @@ def _visible(daemon: Daemon, path: str) -> str:
     """``path`` as keepalived sees it: itself when we share its root and mounts, else
     through /proc/PID/root (a chroot, a container, a private mount namespace)."""
     try:
-        same = (os.readlink(f"/proc/{daemon.pid}/root") == "/" and
-                os.stat(f"/proc/{daemon.pid}/ns/mnt").st_ino
-                == os.stat("/proc/self/ns/mnt").st_ino)
+        same = (os.readlink(f"/proc/{daemon.pid}/root") == "/"
+                and procs.shares_namespace(daemon.pid, "mnt"))
     except OSError:
         same = True
     return path if same else daemon.seen(path)
@@ -124,10 +124,7 @@ def _intended(configured: ConfInstance | None, found: Instance) -> str:
 def _addresses_here(daemon: Daemon) -> set[tuple[str, str]] | None:
     """(interface, address) pairs on this network namespace's interfaces — None when we are
     not in keepalived's network namespace (what is here says nothing about its VIPs)."""
-    try:
-        if os.stat(f"/proc/{daemon.pid}/ns/net").st_ino != os.stat("/proc/self/ns/net").st_ino:
-            return None
-    except OSError:
+    if not procs.shares_namespace(daemon.pid, "net"):
         return None
     from lbcheck.link.netlink import NetlinkError, addresses, links
 

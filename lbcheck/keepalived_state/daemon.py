@@ -85,13 +85,6 @@ def _parents(pids: list[int]) -> list[int]:
     return [pid for pid in pids if _parent_of(pid) not in known]
 
 
-def _same_netns(pid: int) -> bool:
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino
-    except OSError:
-        return False
-
-
 def find(pidfile: str | None = None) -> int:
     """The pid of the keepalived to ask (its parent process); :class:`NoDaemon` otherwise.
 
@@ -106,9 +99,9 @@ def find(pidfile: str | None = None) -> int:
         chosen = _from_pidfile(PIDFILE, parents, required=False)
     except NoDaemon:
         chosen = 0
-    if chosen and _same_netns(chosen):
+    if chosen and procs.shares_namespace(chosen, "net"):
         return chosen
-    here = [pid for pid in parents if _same_netns(pid)]
+    here = [pid for pid in parents if procs.shares_namespace(pid, "net")]
     for candidates in (here, parents):
         if len(candidates) == 1:
             return candidates[0]

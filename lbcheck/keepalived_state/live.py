@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from lbcheck import files
+from lbcheck import files, procs
 from lbcheck.keepalived_state import ask, data_dump, json_dump
 from lbcheck.keepalived_state.combine import combine
 from lbcheck.keepalived_state.daemon import (
@@ -123,7 +123,7 @@ def _not_ours(state: KeepalivedState, daemon: Daemon, router_id: str | None) -> 
     if host is not None and seen and seen.split(".")[0] != host.split(".")[0] \
             and seen != "(null)":
         return f"Router ID {seen}, this host is {host}"
-    if not _shares_netns(daemon.pid):
+    if not procs.shares_namespace(daemon.pid, "net"):
         return None
     from lbcheck.link.netlink import NetlinkError, links
 
@@ -143,15 +143,4 @@ def _not_ours(state: KeepalivedState, daemon: Daemon, router_id: str | None) -> 
 def _hostname_of(pid: int) -> str | None:
     """keepalived's default router_id is its host name: ours when we share its UTS
     namespace, else unknown."""
-    try:
-        same = os.stat(f"/proc/{pid}/ns/uts").st_ino == os.stat("/proc/self/ns/uts").st_ino
-    except OSError:
-        return None
-    return os.uname().nodename if same else None
-
-
-def _shares_netns(pid: int) -> bool:
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino
-    except OSError:
-        return False
+    return os.uname().nodename if procs.shares_namespace(pid, "uts") else None
